@@ -1,0 +1,1 @@
+namespace RsMoe.Model; internal static class AssemblyMarker { }
