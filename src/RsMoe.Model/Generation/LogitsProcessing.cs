@@ -1,0 +1,40 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Generation;
+
+/// <summary>The logits transforms of Hugging Face's generate, applied in its order.</summary>
+public static class LogitsProcessing
+{
+    /// <summary>Divides positive logits and multiplies negative ones of tokens already seen (CTRL).</summary>
+    public static Tensor ApplyRepetitionPenalty(Tensor logits, Tensor seenTokens, double penalty)
+    {
+        if (penalty == 1.0 || seenTokens.shape[1] == 0) return logits;
+        using var scope = NewDisposeScope();
+        var seen = logits.gather(1, seenTokens);
+        var penalised = where(seen.lt(0), seen * penalty, seen / penalty);
+        return logits.scatter(1, seenTokens, penalised).MoveToOuterDisposeScope();
+    }
+
+    public static Tensor ApplyTopK(Tensor logits, int topK)
+    {
+        if (topK <= 0 || topK >= logits.shape[^1]) return logits;
+        using var scope = NewDisposeScope();
+        var (values, _) = logits.topk(topK, -1);
+        var threshold = values.narrow(-1, topK - 1, 1);
+        return logits.masked_fill(logits.lt(threshold), float.NegativeInfinity).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Keeps the smallest set of most likely tokens whose probabilities sum to at least topP.</summary>
+    public static Tensor ApplyTopP(Tensor logits, double topP)
+    {
+        if (topP >= 1.0) return logits;
+        using var scope = NewDisposeScope();
+        var (sorted, indices) = logits.sort(-1, descending: false);
+        var cumulative = sorted.softmax(-1).cumsum(-1);
+        var remove = cumulative.le(1 - topP);
+        remove[TensorIndex.Ellipsis, -1] = tensor(false);   // always keep the most likely token
+        var removeUnsorted = remove.scatter(1, indices, remove);
+        return logits.masked_fill(removeUnsorted, float.NegativeInfinity).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using RsMoe.Model.Llm;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Generation;
+
+/// <summary>
+/// Autoregressive decoding with a KV cache: greedy, sampling (temperature, top-k, top-p, seed),
+/// repetition penalty, stop tokens and beam search, over a batch of prompts of different lengths
+/// (left-padded, masked, positions counted from each row's first real token).
+/// </summary>
+public sealed class TextGenerator
+{
+    readonly LlamaForCausalLM _lm;
+
+    public TextGenerator(LlamaForCausalLM lm) => _lm = lm;
+
+    /// <summary>Generates for every prompt; <paramref name="onToken"/> sees (row, token) as each token is chosen.</summary>
+    public GenerationResult Generate(IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options,
+        Action<int, int>? onToken = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed");
+        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("a prompt must hold at least one token or embedding");
+        using var noGrad = no_grad();
+        return options.NumBeams > 1
+            ? BeamSearch.Run(_lm, prompts, options, onToken, cancellationToken)
+            : Sample(prompts, options, onToken, cancellationToken);
+    }
+
+    public GenerationResult Generate(IReadOnlyList<int> tokenIds, GenerationOptions options, Action<int, int>? onToken = null,
+        CancellationToken cancellationToken = default) =>
+        Generate([new GenerationPrompt(tokenIds)], options, onToken, cancellationToken);
+
+    GenerationResult Sample(IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options, Action<int, int>? onToken, CancellationToken cancellationToken)
+    {
+        int batch = prompts.Count;
+        int pad = options.PadTokenId ?? (options.StopTokenIds.Count > 0 ? options.StopTokenIds[0] : 0);
+        var stop = new HashSet<int>(options.StopTokenIds);
+        var generated = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
+        var reasons = Enumerable.Repeat(FinishReason.Length, batch).ToArray();
+        var finished = new bool[batch];
+        using var random = options.Seed is { } seed ? new Generator((ulong)seed) : null;
+        var device = _lm.Device;
+
+        var clock = Stopwatch.StartNew();
+        double prefillSeconds = 0;
+        long promptTokens = prompts.Sum(p => p.Length);
+        if (options.MaxNewTokens == 0) return new GenerationResult(generated.Select(g => g.ToArray()).ToArray(), reasons, promptTokens, 0, 0);
+
+        var batchInputs = PromptBatch.Build(_lm, prompts, pad);
+        using var cache = _lm.NewCache(batch, batchInputs.Length + options.MaxNewTokens);
+        Tensor? keyMask = batchInputs.KeyMask?.clone();   // [batch, keys], grows with each step while rows are padded
+        Tensor seen = batchInputs.SeenTokens.clone();
+        Tensor lastPositions = batchInputs.Positions.narrow(1, batchInputs.Length - 1, 1).clone();
+        Tensor logits = _lm.Forward(batchInputs.Embeddings, batchInputs.Positions, batchInputs.AttentionMask, cache, logitsToKeep: 1);
+        batchInputs.Dispose();
+
+        try
+        {
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    for (int row = 0; row < batch; row++) if (!finished[row]) reasons[row] = FinishReason.Cancelled;
+                    break;
+                }
+                long[] next;
+                using (var scope = NewDisposeScope())
+                {
+                    var scores = logits.select(1, -1).to_type(ScalarType.Float32);
+                    scores = LogitsProcessing.ApplyRepetitionPenalty(scores, seen, options.RepetitionPenalty);
+                    next = ChooseTokens(scores, options, random).cpu().data<long>().ToArray();
+                }
+                if (step == 0) prefillSeconds = clock.Elapsed.TotalSeconds;
+
+                for (int row = 0; row < batch; row++)
+                {
+                    if (finished[row]) { next[row] = pad; continue; }
+                    int token = (int)next[row];
+                    generated[row].Add(token);
+                    onToken?.Invoke(row, token);
+                    if (stop.Contains(token)) { finished[row] = true; reasons[row] = FinishReason.Stop; }
+                }
+                if (finished.All(f => f) || step == options.MaxNewTokens - 1) break;
+
+                using var stepScope = NewDisposeScope();
+                var nextIds = tensor(next, [batch, 1], ScalarType.Int64, device);
+                var positions = lastPositions + 1;
+                Tensor? mask = null;
+                if (keyMask is not null)
+                {
+                    var grown = cat([keyMask, ones([batch, 1], ScalarType.Bool, device)], 1);
+                    mask = grown.view(batch, 1, 1, -1);
+                    keyMask.Dispose();
+                    keyMask = grown.MoveToOuterDisposeScope();
+                }
+                var grownSeen = cat([seen, nextIds], 1).MoveToOuterDisposeScope();
+                seen.Dispose();
+                seen = grownSeen;
+                lastPositions.Dispose();
+                lastPositions = positions.MoveToOuterDisposeScope();
+                logits.Dispose();
+                logits = _lm.Forward(_lm.Embed(nextIds), positions, mask, cache, logitsToKeep: 1).MoveToOuterDisposeScope();
+            }
+        }
+        finally
+        {
+            logits.Dispose();
+            seen.Dispose();
+            keyMask?.Dispose();
+            lastPositions.Dispose();
+        }
+
+        double total = clock.Elapsed.TotalSeconds;
+        return new GenerationResult(generated.Select(g => g.ToArray()).ToArray(), reasons, promptTokens, prefillSeconds, total - prefillSeconds);
+    }
+
+    static Tensor ChooseTokens(Tensor scores, GenerationOptions options, Generator? random)
+    {
+        if (!options.DoSample) return scores.argmax(-1);
+        if (options.Temperature != 1.0) scores = scores / options.Temperature;
+        scores = LogitsProcessing.ApplyTopK(scores, options.TopK);
+        scores = LogitsProcessing.ApplyTopP(scores, options.TopP);
+        return scores.softmax(-1).multinomial(1, false, random).squeeze(-1);
+    }
+}

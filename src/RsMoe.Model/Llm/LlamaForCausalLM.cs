@@ -1,0 +1,120 @@
+using RsMoe.Model.Checkpoints;
+using RsMoe.Model.Configs;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Llm;
+
+/// <summary>
+/// A Llama-architecture causal language model with the Hugging Face state-dict names
+/// (<c>model.*</c>, <c>lm_head.weight</c> unless tied to the input embeddings).
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module
+{
+    readonly LlamaModel model;
+    readonly Linear? lm_head;
+
+    public LlamaConfig Config { get; }
+    public LlamaModel Model => model;
+
+    public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        Config = config.Validate();
+        model = new LlamaModel(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>Builds the model directly in <paramref name="dtype"/> on <paramref name="device"/>, never holding an fp32 copy of a bf16 model.</summary>
+    public static LlamaForCausalLM Create(LlamaConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null, long? seed = null)
+    {
+        var previous = get_default_dtype();
+        try
+        {
+            set_default_dtype(dtype);
+            if (seed is { } s) manual_seed(s);
+            var lm = new LlamaForCausalLM(config);
+            if (device is not null && device.type != DeviceType.CPU) lm.to(device);
+            lm.eval();
+            return lm;
+        }
+        finally
+        {
+            set_default_dtype(previous);
+        }
+    }
+
+    public ScalarType DType => model.EmbedTokens.weight!.dtype;
+    public Device Device => model.EmbedTokens.weight!.device;
+
+    /// <summary>Token ids [batch, seq] to embeddings [batch, seq, hidden].</summary>
+    public Tensor Embed(Tensor inputIds) => model.EmbedTokens.call(inputIds);
+
+    /// <summary>
+    /// Logits for [batch, seq, hidden] embeddings. Only the last <paramref name="logitsToKeep"/> positions are
+    /// projected to the vocabulary (0 = all), which saves most of the head's cost during prefill.
+    /// </summary>
+    public Tensor Forward(Tensor inputsEmbeds, Tensor positionIds, Tensor? mask = null, KvCache? cache = null, long logitsToKeep = 0)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Forward(inputsEmbeds, positionIds, mask, cache);
+        if (logitsToKeep > 0 && logitsToKeep < hidden.shape[1])
+            hidden = hidden.narrow(1, hidden.shape[1] - logitsToKeep, logitsToKeep);
+        var logits = lm_head is not null ? lm_head.call(hidden) : nn.functional.linear(hidden, model.EmbedTokens.weight!);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits for token ids [batch, seq] at positions 0..seq-1 with causal attention and no cache.</summary>
+    public Tensor Forward(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(inputIds.shape[1], ScalarType.Int64, inputIds.device).unsqueeze(0).expand(inputIds.shape[0], -1);
+        return Forward(Embed(inputIds), positions).MoveToOuterDisposeScope();
+    }
+
+    public KvCache NewCache(long batch, long capacity) => new(Config, batch, capacity, DType, Device);
+
+    /// <summary>
+    /// Loads a Hugging Face LlamaForCausalLM directory (config.json plus safetensors, single or sharded),
+    /// failing on any missing or unexpected key.
+    /// </summary>
+    public static LlamaForCausalLM FromPretrained(string directory, ScalarType? dtype = null, Device? device = null)
+    {
+        var config = LlamaConfig.Load(directory);
+        using var checkpoint = CheckpointDirectory.Open(directory);
+        var lm = Create(config, dtype ?? DefaultDType(config), CPU);
+        try
+        {
+            // A tied head may still be present in the file; it is the same tensor as the embeddings.
+            StateDictLoader.Load(lm, checkpoint, rename: key => config.TieWordEmbeddings && key == "lm_head.weight" ? null : key)
+                .EnsureComplete($"LlamaForCausalLM from {directory}");
+            if (device is not null && device.type != DeviceType.CPU) lm.to(device);
+            return lm;
+        }
+        catch
+        {
+            lm.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>fp32 on the CPU unless asked otherwise; the checkpoint's dtype on an accelerator.</summary>
+    static ScalarType DefaultDType(LlamaConfig config) => ScalarType.Float32;
+
+    /// <summary>Saves config.json and model.safetensors in the Hugging Face layout.</summary>
+    public void SavePretrained(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "config.json"), HfConfigJson.Write(Config with { TorchDtype = DTypeName(DType) }));
+        var tensors = state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal));
+        SafetensorsWriter.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    static string DTypeName(ScalarType type) => type switch
+    {
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => "float32",
+    };
+}

@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Llm;
+
+/// <summary>Root-mean-square norm computed in fp32 whatever the activations' dtype, as Llama does.</summary>
+public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
+{
+    readonly double _eps;
+    readonly Parameter weight;
+
+    public LlamaRMSNorm(long hiddenSize, double eps) : base(nameof(LlamaRMSNorm))
+    {
+        _eps = eps;
+        weight = nn.Parameter(ones(hiddenSize));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var dtype = input.dtype;
+        var h = input.to_type(ScalarType.Float32);
+        h = h * (h.square().mean([-1L], keepdim: true) + _eps).rsqrt();
+        return (weight * h.to_type(dtype)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,96 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Lora;
+
+/// <summary>
+/// A linear layer (<c>weight</c>, optional <c>bias</c>, Hugging Face names) that can carry one LoRA adapter,
+/// <c>lora_A</c> then <c>lora_B</c>, scaled by alpha / r. B starts at zero, so a fresh adapter changes nothing.
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly Parameter? bias;
+    Linear? lora_A;
+    Linear? lora_B;
+    Dropout? _loraDropout;
+    double _scaling;
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+    public LoraSettings? Adapter { get; private set; }
+    public bool IsMerged { get; private set; }
+
+    public LoraLinear(long inFeatures, long outFeatures, bool hasBias = true) : base(nameof(LoraLinear))
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        weight = nn.Parameter(empty(outFeatures, inFeatures));
+        // The same initialisation as torch.nn.Linear.
+        nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
+        if (hasBias)
+        {
+            double bound = 1 / Math.Sqrt(inFeatures);
+            bias = nn.Parameter(empty(outFeatures).uniform_(-bound, bound));
+        }
+        RegisterComponents();
+    }
+
+    public Parameter Weight => weight;
+    public Parameter? Bias => bias;
+    public Linear? LoraA => lora_A;
+    public Linear? LoraB => lora_B;
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = nn.functional.linear(x, weight, bias);
+        if (lora_A is null || lora_B is null || IsMerged) return y;
+        using var scope = NewDisposeScope();
+        var input = _loraDropout is not null && training ? _loraDropout.call(x) : x;
+        var update = lora_B.call(lora_A.call(input));
+        return y.add_(update, _scaling).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Adds a fresh adapter: A like PEFT's default (Kaiming uniform), B zero.</summary>
+    public void AttachAdapter(LoraSettings settings)
+    {
+        if (lora_A is not null) throw new InvalidOperationException("this layer already has an adapter");
+        if (settings.R <= 0) throw new ArgumentOutOfRangeException(nameof(settings), "LoRA rank must be positive");
+        var device = weight.device;
+        var dtype = weight.dtype;
+        lora_A = nn.Linear(InFeatures, settings.R, hasBias: false, device: device, dtype: dtype);
+        lora_B = nn.Linear(settings.R, OutFeatures, hasBias: false, device: device, dtype: dtype);
+        using (no_grad())
+        {
+            nn.init.kaiming_uniform_(lora_A.weight!, Math.Sqrt(5));
+            lora_B.weight!.zero_();
+        }
+        register_module(nameof(lora_A), lora_A);
+        register_module(nameof(lora_B), lora_B);
+        _loraDropout = settings.LoraDropout > 0 ? nn.Dropout(settings.LoraDropout) : null;
+        _scaling = settings.Scaling;
+        Adapter = settings;
+    }
+
+    /// <summary>Folds B·A·scale into the base weight so inference runs at plain-linear cost.</summary>
+    public void Merge()
+    {
+        if (lora_A is null || lora_B is null || IsMerged) return;
+        using var scope = NewDisposeScope();
+        using (no_grad()) weight.add_(Delta());
+        IsMerged = true;
+    }
+
+    /// <summary>Undoes <see cref="Merge"/>, restoring the base weight.</summary>
+    public void Unmerge()
+    {
+        if (lora_A is null || lora_B is null || !IsMerged) return;
+        using var scope = NewDisposeScope();
+        using (no_grad()) weight.sub_(Delta());
+        IsMerged = false;
+    }
+
+    Tensor Delta() => lora_B!.weight!.to_type(ScalarType.Float32)
+        .matmul(lora_A!.weight!.to_type(ScalarType.Float32)).mul_(_scaling).to_type(weight.dtype);
+}
