@@ -24,7 +24,7 @@ public sealed record LlamaConfig
     public int NumHiddenLayers { get; init; } = 16;
     public int NumAttentionHeads { get; init; } = 32;
     public int? NumKeyValueHeads { get; init; } = 8;
-    public int? HeadDim { get; init; }
+    public int? HeadDim { get; init; } = 64;
     public string HiddenAct { get; init; } = "silu";
     public int MaxPositionEmbeddings { get; init; } = 131072;
     public double RmsNormEps { get; init; } = 1e-5;

@@ -1,0 +1,34 @@
+using RsMoe.Model.Configs;
+using RsMoe.Model.Llm;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Tests.Support;
+
+public static class TinyModels
+{
+    /// <summary>A very small random Llama with grouped-query attention and llama3 RoPE scaling.</summary>
+    public static LlamaConfig GqaConfig => new()
+    {
+        VocabSize = 97, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+        RopeTheta = 500000, RopeScaling = new RopeScaling { Factor = 32, OriginalMaxPositionEmbeddings = 64 },
+        TieWordEmbeddings = true, BosTokenId = 1, EosTokenId = [2], MaxPositionEmbeddings = 256,
+    };
+
+    public static LlamaForCausalLM RandomLlama(LlamaConfig? config = null, long seed = 7, ScalarType dtype = ScalarType.Float32)
+    {
+        var lm = LlamaForCausalLM.Create(config ?? GqaConfig, dtype, seed: seed);
+        // Larger random weights than the default init, so logits differ clearly between tokens.
+        using (no_grad())
+            foreach (var (name, p) in lm.named_parameters())
+                if (name.EndsWith("layernorm.weight") || name.EndsWith("norm.weight")) p.uniform_(0.5, 1.5);
+                else p.normal_(0, 0.2);
+        return lm;
+    }
+
+    public static string TempDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "rsmoe-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+}
