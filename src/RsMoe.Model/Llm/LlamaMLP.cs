@@ -1,6 +1,6 @@
 using RsMoe.Model.Configs;
 using TorchSharp;
-using TorchSharp.Modules;
+using RsMoe.Model.Lora;
 using static TorchSharp.torch;
 
 namespace RsMoe.Model.Llm;
@@ -8,13 +8,13 @@ namespace RsMoe.Model.Llm;
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
 public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
 {
-    readonly nn.Module<Tensor, Tensor> gate_proj, up_proj, down_proj;
+    readonly LoraLinear gate_proj, up_proj, down_proj;
 
     public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
     {
-        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
-        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
-        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
+        gate_proj = new LoraLinear(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        up_proj = new LoraLinear(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        down_proj = new LoraLinear(config.IntermediateSize, config.HiddenSize, config.MlpBias);
         RegisterComponents();
     }
 

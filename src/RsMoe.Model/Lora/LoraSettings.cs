@@ -25,7 +25,7 @@ public sealed record LoraSettings
         @".*\.attention\.attention\.(query|value)$",
         @".*\.crossattention\.attention\.(query|key|value)$",
         @".*\.crossattention\.output\.dense$",
-        @".*\.(intermediate|intermediate_query)\.dense$",
-        @".*\.(output|output_query)\.dense$",
+        @".*\.layer\.\d+\.(intermediate|intermediate_query)\.dense$",
+        @".*\.layer\.\d+\.(output|output_query)\.dense$",
     ];
 }

@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using RsMoe.Model;
+using RsMoe.Model.Configs;
+using RsMoe.Model.Generation;
+using RsMoe.Model.Llm;
+using static TorchSharp.torch;
+
+namespace RsMoe.Cli.Commands;
+
+/// <summary><c>rsmoe bench lm</c>: prefill and decode speed and peak memory of random-weight Llama shapes.</summary>
+public static class BenchCommands
+{
+    /// <summary>llama.cpp decode tokens/s on this kind of machine (2 threads, 64 new tokens), from the model-core issue.</summary>
+    static readonly Dictionary<(string Shape, string DType), double> LlamaCppDecode = new()
+    {
+        [("1b", "fp32")] = 5.6, [("1b", "bf16")] = 12.8,
+        [("small", "fp32")] = 69, [("small", "bf16")] = 91,
+        [("tiny", "fp32")] = 890, [("tiny", "bf16")] = 1070,
+    };
+
+    public sealed record BenchRow(string Shape, string DType, int Threads, long Parameters, double WeightGiB,
+        int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
+        double? LlamaCppDecodeTokensPerSecond, double? RatioToLlamaCpp);
+
+    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne() };
+
+    static LlamaConfig Shape(string name) => name switch
+    {
+        "tiny" => LlamaConfig.Tiny,
+        "small" => LlamaConfig.Small,
+        "1b" => LlamaConfig.Llama32_1B,
+        _ => throw new ArgumentException($"unknown shape '{name}' (tiny, small, 1b)"),
+    };
+
+    static Command Lm()
+    {
+        var shapes = new Option<string>("--shapes") { DefaultValueFactory = _ => "tiny,small,1b", Description = "Comma-separated: tiny, small, 1b" };
+        var dtypes = new Option<string>("--dtypes") { DefaultValueFactory = _ => "fp32,bf16" };
+        var threads = new Option<string>("--threads") { DefaultValueFactory = _ => "1,2" };
+        var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
+        var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
+        var output = new Option<FileInfo?>("--out") { Description = "Write the rows as JSON here" };
+        var command = new Command("lm", "Prefill/decode tokens per second and peak memory, one child process per configuration")
+        {
+            shapes, dtypes, threads, promptTokens, newTokens, output,
+        };
+        command.SetAction(parse =>
+        {
+            var rows = new List<BenchRow>();
+            Console.WriteLine($"{"shape",-6} {"dtype",-5} {"thr",3} {"params",8} {"prefill t/s",12} {"decode t/s",11} {"peak MiB",9} {"llama.cpp",10} {"ratio",6}");
+            foreach (var shape in Split(parse.GetValue(shapes)!))
+                foreach (var dtype in Split(parse.GetValue(dtypes)!))
+                    foreach (var t in Split(parse.GetValue(threads)!).Select(int.Parse))
+                    {
+                        var row = RunChild(shape, dtype, t, parse.GetValue(promptTokens), parse.GetValue(newTokens));
+                        rows.Add(row);
+                        Console.WriteLine($"{row.Shape,-6} {row.DType,-5} {row.Threads,3} {row.Parameters / 1e6,7:F1}M {row.PrefillTokensPerSecond,12:F1} {row.DecodeTokensPerSecond,11:F1} {row.PeakRssMiB,9:F0} {row.LlamaCppDecodeTokensPerSecond?.ToString("F1") ?? "-",10} {row.RatioToLlamaCpp?.ToString("F2") ?? "-",6}");
+                    }
+            if (parse.GetValue(output) is { } file)
+            {
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { machine = Environment.MachineName, cores = Environment.ProcessorCount, rows }, new JsonSerializerOptions { WriteIndented = true }));
+                Console.WriteLine($"wrote {file.FullName}");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    static IEnumerable<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    static BenchRow RunChild(string shape, string dtype, int threads, int promptTokens, int newTokens)
+    {
+        var start = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
+        string self = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") { start.FileName = self; start.ArgumentList.Add(typeof(BenchCommands).Assembly.Location); }
+        else start.FileName = self;
+        foreach (var a in new[] { "bench", "lm-one", "--shape", shape, "--dtype", dtype, "--threads", threads.ToString(), "--prompt-tokens", promptTokens.ToString(), "--new-tokens", newTokens.ToString() })
+            start.ArgumentList.Add(a);
+        using var child = Process.Start(start)!;
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        if (child.ExitCode != 0) throw new InvalidOperationException($"benchmark child for {shape}/{dtype}/{threads} failed: {output}");
+        return JsonSerializer.Deserialize<BenchRow>(output.Trim().Split('\n')[^1])!;
+    }
+
+    static Command LmOne()
+    {
+        var shape = new Option<string>("--shape") { Required = true };
+        var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "fp32" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 };
+        var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
+        var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
+        var command = new Command("lm-one", "One benchmark configuration in this process (prints one JSON row)") { shape, dtype, threads, promptTokens, newTokens };
+        command.Hidden = true;
+        command.SetAction(parse =>
+        {
+            string shapeName = parse.GetValue(shape)!;
+            var type = TorchRuntime.ParseDType(parse.GetValue(dtype)!);
+            int t = parse.GetValue(threads);
+            set_num_threads(t);
+            int prompt = parse.GetValue(promptTokens), produce = parse.GetValue(newTokens);
+            var config = Shape(shapeName);
+            using var lm = LlamaForCausalLM.Create(config, type, seed: 1);
+            long parameters = lm.parameters().Sum(p => p.numel());
+            var random = new Random(5);
+            var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(3, config.VocabSize)).ToArray();
+            var generator = new TextGenerator(lm);
+
+            generator.Generate(ids[..8], new GenerationOptions { MaxNewTokens = 4 });   // warm-up
+            double prefill = Enumerable.Range(0, 3).Max(_ => MeasurePrefill(lm, ids));
+            var result = generator.Generate(ids, new GenerationOptions { MaxNewTokens = produce });
+            double decode = result.DecodeTokensPerSecond;
+
+            string typeName = TorchRuntime.DTypeName(type);
+            double? reference = LlamaCppDecode.TryGetValue((shapeName, typeName), out var r) && t == 2 ? r : null;
+            var row = new BenchRow(shapeName, typeName, t, parameters, parameters * (type == ScalarType.Float32 ? 4 : 2) / (double)(1L << 30),
+                prompt, produce, Math.Round(prefill, 1), Math.Round(decode, 2), Math.Round(PeakRssMiB(), 0), reference,
+                reference is { } v ? Math.Round(decode / v, 3) : null);
+            Console.WriteLine(JsonSerializer.Serialize(row));
+            return 0;
+        });
+        return command;
+    }
+
+    static double MeasurePrefill(LlamaForCausalLM lm, int[] ids)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var cache = lm.NewCache(1, ids.Length + 1);
+        var input = tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0);
+        var positions = arange(ids.Length, ScalarType.Int64).unsqueeze(0);
+        var clock = Stopwatch.StartNew();
+        var logits = lm.Forward(lm.Embed(input), positions, null, cache, logitsToKeep: 1);
+        logits.argmax(-1).item<long>();
+        return ids.Length / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The process's peak resident set (VmHWM) in MiB, from /proc; 0 where that is unavailable.</summary>
+    static double PeakRssMiB()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+    }
+}
