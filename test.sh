@@ -7,7 +7,7 @@ trap 'rm -f "$log"' EXIT
 dotnet build RsMoe.Micro.sln -c Release -warnaserror
 status=0
 dotnet test RsMoe.Micro.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
-passed=$(grep -E '^\s+Passed: [0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -E '^\s+Failed: [0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+passed=$( (grep -E '^\s+Passed: [0-9]+' "$log" || true) | awk '{s+=$2} END {print s+0}')
+failed=$( (grep -E '^\s+Failed: [0-9]+' "$log" || true) | awk '{s+=$2} END {print s+0}')
 echo "$passed passed, $failed failed"
 exit $status

@@ -24,7 +24,23 @@ public static class BenchCommands
         int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
         double? LlamaCppDecodeTokensPerSecond, double? RatioToLlamaCpp);
 
-    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne() };
+    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne(), Render() };
+
+    sealed record BenchFile(List<BenchRow> Rows);
+
+    static Command Render()
+    {
+        var json = new Option<FileInfo>("--json") { Required = true, Description = "A file written by bench lm --out" };
+        var markdown = new Option<FileInfo>("--markdown") { Required = true };
+        var command = new Command("render", "Rewrite the Markdown table from a benchmark JSON file") { json, markdown };
+        command.SetAction(parse =>
+        {
+            var file = JsonSerializer.Deserialize<BenchFile>(File.ReadAllText(parse.GetValue(json)!.FullName), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+            File.WriteAllText(parse.GetValue(markdown)!.FullName, Markdown(file.Rows));
+            return 0;
+        });
+        return command;
+    }
 
     static LlamaConfig Shape(string name) => name switch
     {
@@ -42,9 +58,10 @@ public static class BenchCommands
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
         var output = new Option<FileInfo?>("--out") { Description = "Write the rows as JSON here" };
+        var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the table as Markdown here" };
         var command = new Command("lm", "Prefill/decode tokens per second and peak memory, one child process per configuration")
         {
-            shapes, dtypes, threads, promptTokens, newTokens, output,
+            shapes, dtypes, threads, promptTokens, newTokens, output, markdown,
         };
         command.SetAction(parse =>
         {
@@ -63,9 +80,30 @@ public static class BenchCommands
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { machine = Environment.MachineName, cores = Environment.ProcessorCount, rows }, new JsonSerializerOptions { WriteIndented = true }));
                 Console.WriteLine($"wrote {file.FullName}");
             }
+            if (parse.GetValue(markdown) is { } md)
+            {
+                File.WriteAllText(md.FullName, Markdown(rows));
+                Console.WriteLine($"wrote {md.FullName}");
+            }
             return 0;
         });
         return command;
+    }
+
+    static string Markdown(IReadOnlyList<BenchRow> rows)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine("# Language-model benchmark");
+        sb.AppendLine();
+        sb.AppendLine($"Written by `rsmoe bench lm` on a {Environment.ProcessorCount}-core machine: random weights, {rows.FirstOrDefault()?.PromptTokens} prompt tokens,");
+        sb.AppendLine($"{rows.FirstOrDefault()?.NewTokens} new tokens, greedy, one child process per row (peak memory is that row's). llama.cpp's figures");
+        sb.AppendLine("are its decode speed on this kind of machine with 2 threads (F32 against fp32, F16 against bf16).");
+        sb.AppendLine();
+        sb.AppendLine("| shape | dtype | threads | parameters | prefill tokens/s | decode tokens/s | peak RSS MiB | llama.cpp decode | ratio |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in rows)
+            sb.AppendLine($"| {r.Shape} | {r.DType} | {r.Threads} | {r.Parameters / 1e6:F1} M | {r.PrefillTokensPerSecond:F1} | {r.DecodeTokensPerSecond:F2} | {r.PeakRssMiB:F0} | {r.LlamaCppDecodeTokensPerSecond?.ToString("F1") ?? "–"} | {r.RatioToLlamaCpp?.ToString("F2") ?? "–"} |");
+        return sb.ToString();
     }
 
     static IEnumerable<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -61,7 +61,7 @@ public sealed class LlamaForCausalLM : nn.Module
         var hidden = model.Forward(inputsEmbeds, positionIds, mask, cache);
         if (logitsToKeep > 0 && logitsToKeep < hidden.shape[1])
             hidden = hidden.narrow(1, hidden.shape[1] - logitsToKeep, logitsToKeep);
-        var logits = lm_head is not null ? lm_head.call(hidden) : nn.functional.linear(hidden, model.EmbedTokens.weight!);
+        var logits = DecodeLinear.Apply(hidden, lm_head?.weight ?? model.EmbedTokens.weight!, null);
         return logits.MoveToOuterDisposeScope();
     }
 

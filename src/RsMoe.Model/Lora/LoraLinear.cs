@@ -1,4 +1,5 @@
 using TorchSharp;
+using RsMoe.Model.Llm;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -44,7 +45,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = nn.functional.linear(x, weight, bias);
+        var y = DecodeLinear.Apply(x, weight, bias);
         if (lora_A is null || lora_B is null || IsMerged) return y;
         using var scope = NewDisposeScope();
         var input = _loraDropout is not null && training ? _loraDropout.call(x) : x;
