@@ -10,6 +10,8 @@ public static class CliApp
     {
         LmCommands.Create(),
         BenchCommands.Create(),
+        EvalCommands.Create(),
+        DataCommands.Create(),
     };
 
     public static int Run(string[] args) => Build().Parse(args).Invoke();

@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RsMoe.Data.Datasets;
+using RsMoe.Evaluation.Captions;
+using RsMoe.Evaluation.Vqa;
+
+namespace RsMoe.Cli.Commands;
+
+/// <summary><c>rsmoe eval captions|vqa</c>: score predictions against a data set's references.</summary>
+public static class EvalCommands
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa() };
+
+    static Command Captions()
+    {
+        var predictions = new Option<FileInfo>("--predictions") { Required = true, Description = "COCO results: [{\"image_id\", \"caption\"}]" };
+        var references = new Option<FileInfo>("--references") { Required = true, Description = "Karpathy, RSICap, RSIEval or {\"images\":[{\"id\",\"references\"}]} JSON" };
+        var split = new Option<string?>("--split") { Description = "Split of a Karpathy file (default test; 'all' for every image)" };
+        var meteorData = new Option<DirectoryInfo?>("--meteor-data") { Description = "METEOR's data folder (function words) when you have it" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var noTokenize = new Option<bool>("--no-ptb") { Description = "Captions are already tokenised: skip the PTB tokeniser" };
+        var command = new Command("captions", "BLEU-1..4, METEOR, ROUGE-L and CIDEr-D as the COCO caption toolkit computes them")
+        {
+            predictions, references, split, meteorData, json, noTokenize,
+        };
+        command.SetAction(parse =>
+        {
+            bool asJson = parse.GetValue(json);
+            try
+            {
+                var dataset = DatasetReader.Read(parse.GetValue(references)!.FullName);
+                string? wanted = parse.GetValue(split) ?? (dataset.Format == "karpathy" ? "test" : null);
+                var refs = dataset.Split(wanted).Where(i => i.Captions.Count > 0)
+                    .ToDictionary(i => i.Id, i => (IReadOnlyList<string>)i.Captions);
+                var candidates = ReadCocoResults(parse.GetValue(predictions)!.FullName);
+                var unknown = candidates.Keys.Where(k => !refs.ContainsKey(k)).Take(5).ToList();
+                if (unknown.Count > 0)
+                    throw new ArgumentException($"predictions name images the references (split {wanted ?? "all"}) lack: {string.Join(", ", unknown)}");
+                var meteor = Meteor.FromDataDirectory(parse.GetValue(meteorData)?.FullName);
+                var scores = new CaptionEvaluator(meteor).Score(candidates, refs, tokenize: !parse.GetValue(noTokenize));
+                if (asJson)
+                {
+                    var output = new JsonObject();
+                    foreach (var (metric, value) in scores.Corpus) output[metric] = value;
+                    output["meteor_modules"] = scores.MeteorModules;
+                    output["images"] = candidates.Count;
+                    output["per_image"] = JsonSerializer.SerializeToNode(scores.PerImage);
+                    Console.WriteLine(output.ToJsonString());
+                }
+                else
+                {
+                    Console.WriteLine($"{candidates.Count} images scored against {dataset.Name} ({wanted ?? "all"}); METEOR modules: {scores.MeteorModules}");
+                    foreach (var (metric, value) in scores.Corpus) Console.WriteLine($"{metric,-8} {value * 100,8:F2}");
+                }
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or JsonException)
+            {
+                return CliErrors.Report(e, asJson);
+            }
+        });
+        return command;
+    }
+
+    static Dictionary<string, string> ReadCocoResults(string path)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(path)) as JsonArray
+            ?? throw new InvalidDataException($"{path}: predictions must be a JSON array of {{\"image_id\", \"caption\"}}");
+        var result = new Dictionary<string, string>();
+        foreach (var item in root)
+        {
+            var id = item?["image_id"] ?? throw new InvalidDataException($"{path}: a prediction lacks image_id");
+            string key = id.GetValueKind() == JsonValueKind.String ? id.GetValue<string>() : id.ToJsonString();
+            if (!result.TryAdd(key, item["caption"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: prediction '{key}' lacks caption")))
+                throw new InvalidDataException($"{path}: image '{key}' is predicted twice");
+        }
+        return result;
+    }
+
+    static Command Vqa()
+    {
+        var predictions = new Option<FileInfo>("--predictions") { Required = true, Description = "[{\"question_id\", \"answer\"}] or [{\"image_id\"|\"filename\", \"question\", \"answer\"}]" };
+        var references = new Option<FileInfo>("--references") { Required = true, Description = "RSIEval annotations.json or the synthetic vqa.json" };
+        var split = new Option<string?>("--split") { Description = "Only this split" };
+        var json = new Option<bool>("--json");
+        var command = new Command("vqa", "Accuracy per question type and on average") { predictions, references, split, json };
+        command.SetAction(parse =>
+        {
+            bool asJson = parse.GetValue(json);
+            try
+            {
+                var dataset = DatasetReader.Read(parse.GetValue(references)!.FullName);
+                var images = dataset.Split(parse.GetValue(split)).ToList();
+                var questions = images.SelectMany(i => i.QaPairs.Select(q => (Id: q.Id, q.Type, q.Answer, ImageId: i.Id, i.FileName, q.Question))).ToList();
+                if (questions.Count == 0) throw new ArgumentException("the references hold no question-answer pairs");
+                var byImageQuestion = new Dictionary<(string, string), string>();
+                foreach (var q in questions)
+                {
+                    byImageQuestion.TryAdd((q.ImageId, q.Question), q.Id);
+                    byImageQuestion.TryAdd((q.FileName, q.Question), q.Id);
+                }
+                var answers = ReadVqaPredictions(parse.GetValue(predictions)!.FullName, byImageQuestion);
+                var scores = VqaEvaluator.Score(questions.Select(q => (q.Id, q.Type, q.Answer)), answers);
+                if (asJson)
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(new
+                    {
+                        accuracy = scores.Overall, mean_over_types = scores.MeanOverTypes, per_type = scores.PerType,
+                        questions_per_type = scores.CountPerType, questions = scores.Questions, missing = scores.Missing,
+                    }));
+                }
+                else
+                {
+                    foreach (var (type, accuracy) in scores.PerType) Console.WriteLine($"{type,-16} {accuracy * 100,7:F2}  ({scores.CountPerType[type]} questions)");
+                    Console.WriteLine($"{"average",-16} {scores.Overall * 100,7:F2}  (mean over types {scores.MeanOverTypes * 100:F2}; {scores.Missing} unanswered)");
+                }
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or JsonException)
+            {
+                return CliErrors.Report(e, asJson);
+            }
+        });
+        return command;
+    }
+
+    static Dictionary<string, string> ReadVqaPredictions(string path, IReadOnlyDictionary<(string, string), string> byImageQuestion)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(path)) as JsonArray ?? throw new InvalidDataException($"{path}: predictions must be a JSON array");
+        var result = new Dictionary<string, string>();
+        foreach (var item in root)
+        {
+            string answer = item?["answer"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: a prediction lacks 'answer'");
+            string? id = item["question_id"]?.GetValue<string>();
+            if (id is null)
+            {
+                string image = item["image_id"]?.ToString() ?? item["filename"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: a prediction has neither question_id nor image_id/filename");
+                string question = item["question"]?.GetValue<string>() ?? throw new InvalidDataException($"{path}: a prediction lacks 'question'");
+                if (!byImageQuestion.TryGetValue((image, question), out id)) throw new ArgumentException($"prediction for unknown question '{question}' on '{image}'");
+            }
+            result[id] = answer;
+        }
+        return result;
+    }
+}
