@@ -12,6 +12,7 @@ public static class CliApp
         BenchCommands.Create(),
         EvalCommands.Create(),
         DataCommands.Create(),
+        SynthCommand.Create(),
     };
 
     public static int Run(string[] args) => Build().Parse(args).Invoke();
