@@ -57,17 +57,5 @@ public static class InstructBlipCheckpoint
         return lm;
     }
 
-    static T Build<T>(Func<T> create, ScalarType dtype)
-    {
-        var previous = get_default_dtype();
-        try
-        {
-            set_default_dtype(dtype);
-            return create();
-        }
-        finally
-        {
-            set_default_dtype(previous);
-        }
-    }
+    static T Build<T>(Func<T> create, ScalarType dtype) => TorchDefaults.WithDefaultDType(dtype, create);
 }

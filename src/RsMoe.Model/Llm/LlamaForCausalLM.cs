@@ -29,20 +29,14 @@ public sealed class LlamaForCausalLM : nn.Module
     /// <summary>Builds the model directly in <paramref name="dtype"/> on <paramref name="device"/>, never holding an fp32 copy of a bf16 model.</summary>
     public static LlamaForCausalLM Create(LlamaConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null, long? seed = null)
     {
-        var previous = get_default_dtype();
-        try
+        var lm = TorchDefaults.WithDefaultDType(dtype, () =>
         {
-            set_default_dtype(dtype);
             if (seed is { } s) manual_seed(s);
-            var lm = new LlamaForCausalLM(config);
-            if (device is not null && device.type != DeviceType.CPU) lm.to(device);
-            lm.eval();
-            return lm;
-        }
-        finally
-        {
-            set_default_dtype(previous);
-        }
+            return new LlamaForCausalLM(config);
+        });
+        if (device is not null && device.type != DeviceType.CPU) lm.to(device);
+        lm.eval();
+        return lm;
     }
 
     public ScalarType DType => model.EmbedTokens.weight!.dtype;
@@ -83,7 +77,7 @@ public sealed class LlamaForCausalLM : nn.Module
     {
         var config = LlamaConfig.Load(directory);
         using var checkpoint = CheckpointDirectory.Open(directory);
-        var lm = Create(config, dtype ?? DefaultDType(config), CPU);
+        var lm = Create(config, dtype ?? ScalarType.Float32, CPU);
         try
         {
             // A tied head may still be present in the file; it is the same tensor as the embeddings.
@@ -98,9 +92,6 @@ public sealed class LlamaForCausalLM : nn.Module
             throw;
         }
     }
-
-    /// <summary>fp32 on the CPU unless asked otherwise; the checkpoint's dtype on an accelerator.</summary>
-    static ScalarType DefaultDType(LlamaConfig config) => ScalarType.Float32;
 
     /// <summary>Saves config.json and model.safetensors in the Hugging Face layout.</summary>
     public void SavePretrained(string directory)

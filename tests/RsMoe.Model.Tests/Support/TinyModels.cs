@@ -17,11 +17,13 @@ public static class TinyModels
     public static LlamaForCausalLM RandomLlama(LlamaConfig? config = null, long seed = 7, ScalarType dtype = ScalarType.Float32)
     {
         var lm = LlamaForCausalLM.Create(config ?? GqaConfig, dtype, seed: seed);
-        // Larger random weights than the default init, so logits differ clearly between tokens.
+        // Larger random weights than the default init, so logits differ clearly between tokens; drawn from a
+        // generator of this call's own, so the same seed gives the same weights whatever other tests do meanwhile.
+        using var generator = new Generator((ulong)seed);
         using (no_grad())
             foreach (var (name, p) in lm.named_parameters())
-                if (name.EndsWith("layernorm.weight") || name.EndsWith("norm.weight")) p.uniform_(0.5, 1.5);
-                else p.normal_(0, 0.2);
+                if (name.EndsWith("layernorm.weight") || name.EndsWith("norm.weight")) p.uniform_(0.5, 1.5, generator);
+                else p.normal_(0, 0.2, generator);
         return lm;
     }
 
