@@ -4,7 +4,21 @@ using static TorchSharp.torch;
 namespace RsMoe.Model.Checkpoints;
 
 /// <summary>An initializer of an ONNX graph: its name, dtype, shape, and where its bytes are.</summary>
-public sealed record OnnxInitializer(string Name, int DataType, long[] Shape, byte[]? RawData, string? ExternalFile, long ExternalOffset, long ExternalLength);
+public sealed record OnnxInitializer(string Name, int DataType, long[] Shape, byte[]? RawData, string? ExternalFile, long ExternalOffset, long ExternalLength)
+{
+    public float[]? FloatData { get; init; }
+}
+
+/// <summary>One attribute of a node: an int, a float, a string or a list of ints.</summary>
+public sealed record OnnxAttribute(string Name, long? Int, float? Float, string? Text, long[] Ints);
+
+/// <summary>A node of an ONNX graph.</summary>
+public sealed record OnnxNode(string OpType, string[] Inputs, string[] Outputs, IReadOnlyDictionary<string, OnnxAttribute> Attributes)
+{
+    public long Int(string name, long fallback) => Attributes.TryGetValue(name, out var a) && a.Int is { } v ? v : fallback;
+    public float Float(string name, float fallback) => Attributes.TryGetValue(name, out var a) && a.Float is { } v ? v : fallback;
+    public long[] Ints(string name, long[] fallback) => Attributes.TryGetValue(name, out var a) && a.Ints.Length > 0 ? a.Ints : fallback;
+}
 
 /// <summary>
 /// Reads the weights (graph initializers) of an ONNX model, inline or in external data files, with a
@@ -26,6 +40,80 @@ public static class OnnxInitializerReader
                 if (graphField == 5) result.Add(ParseTensor(model, tensor.Offset, tensor.Offset + tensor.Length));
         }
         return result;
+    }
+
+    /// <summary>The graph's nodes in order (GraphProto.node, field 1).</summary>
+    public static IReadOnlyList<OnnxNode> ReadNodes(string onnxPath)
+    {
+        byte[] model = File.ReadAllBytes(onnxPath);
+        var nodes = new List<OnnxNode>();
+        foreach (var (field, graph) in LengthDelimitedFields(model, 0, model.Length))
+        {
+            if (field != 7) continue;
+            foreach (var (graphField, node) in LengthDelimitedFields(model, graph.Offset, graph.Offset + graph.Length))
+                if (graphField == 1) nodes.Add(ParseNode(model, node.Offset, node.Offset + node.Length));
+        }
+        return nodes;
+    }
+
+    static OnnxNode ParseNode(byte[] data, int start, int end)
+    {
+        var inputs = new List<string>();
+        var outputs = new List<string>();
+        string op = "";
+        var attributes = new Dictionary<string, OnnxAttribute>();
+        int position = start;
+        while (position < end)
+        {
+            ulong key = ReadVarint(data, ref position);
+            int field = (int)(key >> 3), wire = (int)(key & 7);
+            if (wire != 2) { Skip(data, ref position, wire); continue; }
+            int length = (int)ReadVarint(data, ref position);
+            int stop = position + length;
+            switch (field)
+            {
+                case 1: inputs.Add(Encoding.UTF8.GetString(data, position, length)); break;
+                case 2: outputs.Add(Encoding.UTF8.GetString(data, position, length)); break;
+                case 4: op = Encoding.UTF8.GetString(data, position, length); break;
+                case 5:
+                    var attribute = ParseAttribute(data, position, stop);
+                    attributes[attribute.Name] = attribute;
+                    break;
+            }
+            position = stop;
+        }
+        return new OnnxNode(op, inputs.ToArray(), outputs.ToArray(), attributes);
+    }
+
+    static OnnxAttribute ParseAttribute(byte[] data, int start, int end)
+    {
+        string name = "";
+        long? integer = null;
+        float? real = null;
+        string? text = null;
+        var ints = new List<long>();
+        int position = start;
+        while (position < end)
+        {
+            ulong key = ReadVarint(data, ref position);
+            int field = (int)(key >> 3), wire = (int)(key & 7);
+            switch (field, wire)
+            {
+                case (1, 2): name = ReadString(data, ref position); break;
+                case (2, 5): real = BitConverter.ToSingle(data, position); position += 4; break;
+                case (3, 0): integer = (long)ReadVarint(data, ref position); break;
+                case (4, 2): text = ReadString(data, ref position); break;
+                case (8, 0): ints.Add((long)ReadVarint(data, ref position)); break;
+                case (8, 2):
+                    {
+                        int len = (int)ReadVarint(data, ref position), stop = position + len;
+                        while (position < stop) ints.Add((long)ReadVarint(data, ref position));
+                        break;
+                    }
+                default: Skip(data, ref position, wire); break;
+            }
+        }
+        return new OnnxAttribute(name, integer, real, text, ints.ToArray());
     }
 
     /// <summary>Materialises an initializer as a CPU tensor in its stored dtype.</summary>
@@ -63,9 +151,13 @@ public static class OnnxInitializerReader
                 throw new InvalidDataException($"ONNX initializer '{init.Name}': {init.RawData.Length} bytes for a tensor of {destination.Length}");
             init.RawData.CopyTo(destination);
         }
+        else if (init.FloatData is { } floats && dtype == ScalarType.Float32 && floats.Length * 4 == destination.Length)
+        {
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(floats.AsSpan()).CopyTo(destination);
+        }
         else if (destination.Length > 0)
         {
-            throw new NotSupportedException($"ONNX initializer '{init.Name}' stores typed data fields; only raw and external data are read");
+            throw new NotSupportedException($"ONNX initializer '{init.Name}' stores typed data fields; only raw, float and external data are read");
         }
         return tensor;
     }
@@ -73,6 +165,7 @@ public static class OnnxInitializerReader
     static OnnxInitializer ParseTensor(byte[] data, int start, int end)
     {
         var dims = new List<long>();
+        var floats = new List<float>();
         int dataType = 0;
         string name = "";
         byte[]? raw = null;
@@ -93,6 +186,14 @@ public static class OnnxInitializerReader
                         break;
                     }
                 case (2, 0): dataType = (int)ReadVarint(data, ref position); break;
+                case (4, 5): floats.Add(BitConverter.ToSingle(data, position)); position += 4; break;
+                case (4, 2):
+                    {
+                        int len = (int)ReadVarint(data, ref position);
+                        for (int k = 0; k < len / 4; k++) floats.Add(BitConverter.ToSingle(data, position + 4 * k));
+                        position += len;
+                        break;
+                    }
                 case (8, 2): name = ReadString(data, ref position); break;
                 case (9, 2):
                     {
@@ -120,7 +221,7 @@ public static class OnnxInitializerReader
                 default: Skip(data, ref position, wire); break;
             }
         }
-        return new OnnxInitializer(name, dataType, dims.ToArray(), raw, location, offset, length);
+        return new OnnxInitializer(name, dataType, dims.ToArray(), raw, location, offset, length) { FloatData = floats.Count > 0 ? floats.ToArray() : null };
     }
 
     static IEnumerable<(int Field, (int Offset, int Length) Span)> LengthDelimitedFields(byte[] data, int start, int end)

@@ -1,0 +1,86 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using RsMoe.Model.Tests.Support;
+using RsMoe.Model.Vision;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Tests.Vision;
+
+/// <summary>The default image encoder against ONNX Runtime on real aerial photographs.</summary>
+public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTests.Encoder>
+{
+    public sealed class Encoder : IDisposable
+    {
+        public ResNetImageEncoder Model { get; } = new();
+        public void Dispose() => Model.Dispose();
+    }
+
+    readonly ResNetImageEncoder _encoder;
+    readonly ITestOutputHelper _output;
+
+    public ResNetImageEncoderTests(Encoder encoder, ITestOutputHelper output)
+    {
+        _encoder = encoder.Model;
+        _output = output;
+    }
+
+    /// <summary>RGB 0–255 at 224×224 from a real file, decoded with libvips (shortest edge, centre crop).</summary>
+    static float[] Pixels(string file)
+    {
+        using var image = NetVips.Image.NewFromFile(SharedData.Path("images", file));
+        double scale = 224.0 / Math.Min(image.Width, image.Height);
+        using var resized = image.Resize(scale, kernel: NetVips.Enums.Kernel.Cubic);
+        using var cropped = resized.ExtractArea((resized.Width - 224) / 2, (resized.Height - 224) / 2, 224, 224);
+        var interleaved = cropped.WriteToMemory<byte>();
+        var chw = new float[3 * 224 * 224];
+        for (int i = 0; i < 224 * 224; i++)
+            for (int c = 0; c < 3; c++) chw[c * 224 * 224 + i] = interleaved[i * 3 + c];
+        return chw;
+    }
+
+    [Theory]
+    [InlineData("ucm/3.tif")]
+    [InlineData("sydney/2.tif")]
+    [InlineData("rsicd/00004.jpg")]
+    public void PooledFeaturesMatchOnnxRuntime(string file)
+    {
+        var pixels = Pixels(file);
+        float[] reference;
+        using (var preprocess = new InferenceSession(Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNetPrepOnnx", "ResNetPreprocess.onnx")))
+        using (var network = new InferenceSession(_encoder.ModelPath))
+        {
+            using var prepared = preprocess.Run([NamedOnnxValue.CreateFromTensor("OriginalInput", new DenseTensor<float>(pixels, [1, 3, 224, 224]))]);
+            var preparedTensor = prepared.First().AsTensor<float>().ToArray();
+            using var pooled = network.Run([NamedOnnxValue.CreateFromTensor("Input247", new DenseTensor<float>(preparedTensor, [1, 3, 224, 224]))]);
+            reference = pooled.First().AsTensor<float>().ToArray();
+        }
+
+        using var scope = NewDisposeScope();
+        var map = _encoder.FeatureMap(tensor(pixels, [1, 3, 224, 224]));
+        Assert.Equal(new long[] { 1, 512, 7, 7 }, map.shape);
+        var ours = map.mean([2L, 3L]).flatten().data<float>().ToArray();
+        double maxDiff = ours.Zip(reference, (a, b) => Math.Abs(a - b)).Max();
+        double scale = reference.Max(Math.Abs);
+        _output.WriteLine($"{file}: max |pooled diff| {maxDiff:E2} (max |feature| {scale:F2})");
+        Assert.True(maxDiff < 1e-4 * Math.Max(1, scale), $"pooled features differ by {maxDiff}");
+        // Real photos give a spread of activations, not a constant.
+        Assert.True(ours.Max() - ours.Min() > 0.5);
+    }
+
+    [Fact]
+    public void VisualTokensAreTheSpatialMapInReadingOrderWithPositions()
+    {
+        using var scope = NewDisposeScope();
+        var pixels = tensor(Pixels("ucm/5.tif"), [1, 3, 224, 224]);
+        var tokens = _encoder.Encode(pixels);
+        Assert.Equal(new long[] { 1, 49, 512 }, tokens.shape);
+        var map = _encoder.FeatureMap(pixels);
+        var positions = ResNetImageEncoder.SineCosinePositions(7, 512);
+        // Token (row 2, column 5) is the map at [2, 5] plus its position code.
+        var expected = map[0, TensorIndex.Colon, 2, 5] + positions[2 * 7 + 5];
+        Assert.True(tokens[0, 2 * 7 + 5].allclose(expected, 1e-5, 1e-5));
+        Assert.StartsWith("resnet18-cntk-onnx-", _encoder.Identity);
+        Assert.Throws<ArgumentException>(() => _encoder.Encode(zeros(1, 3, 100, 100)));
+    }
+}
