@@ -13,6 +13,9 @@ public static class CliApp
         EvalCommands.Create(),
         DataCommands.Create(),
         SynthCommand.Create(),
+        TrainCommand.Create(),
+        LocalInferenceCommands.Caption(),
+        LocalInferenceCommands.Ask(),
     };
 
     public static int Run(string[] args) => Build().Parse(args).Invoke();

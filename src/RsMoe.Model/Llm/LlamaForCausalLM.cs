@@ -39,6 +39,22 @@ public sealed class LlamaForCausalLM : nn.Module
         return lm;
     }
 
+    /// <summary>
+    /// transformers' initialisation for training from scratch: every linear and embedding weight from N(0, std),
+    /// biases zero, norms one (torch's defaults, N(0, 1) embeddings among them, make a tied head's logits huge).
+    /// </summary>
+    public void InitializeWeights(double std = 0.02, long? seed = null)
+    {
+        using var generator = seed is { } s ? new Generator((ulong)s) : null;
+        using var noGrad = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else if (!name.Contains(".lora_", StringComparison.Ordinal)) p.normal_(0, std, generator);
+        }
+    }
+
     public ScalarType DType => model.EmbedTokens.weight!.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
 

@@ -36,8 +36,22 @@ public sealed class BertWordPieceTokenizer : ITextTokenizer
 
     int Id(string token) => _vocab.TryGetValue(token, out int id) ? id : throw new InvalidDataException($"the vocabulary lacks {token}");
 
+    /// <summary>A whole-word vocabulary for small Q-Formers trained here: the special tokens, then every word and mark seen.</summary>
+    public static IReadOnlyList<string> BuildVocabulary(IEnumerable<string> texts)
+    {
+        var builder = new BertWordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], lowerCase: true);
+        var words = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var text in texts)
+            foreach (var word in builder.BasicTokenize(text)) words.Add(word);
+        return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", .. words];
+    }
+
+    public static BertWordPieceTokenizer FromVocabulary(IEnumerable<string> tokens) => new(tokens.ToArray(), lowerCase: true);
+
     public static BertWordPieceTokenizer FromVocabFile(string vocabPath, bool lowerCase = true) =>
         new(File.ReadAllLines(vocabPath).Select(l => l.TrimEnd('\r')).ToArray(), lowerCase);
+
+    public IReadOnlyList<string> Vocabulary => _idToToken;
 
     public string Name => "bert-wordpiece";
     public int VocabSize => _idToToken.Length;

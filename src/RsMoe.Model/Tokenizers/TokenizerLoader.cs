@@ -14,6 +14,8 @@ public static class TokenizerLoader
         string vocab = Path.Combine(directory, "vocab.txt");
         if (File.Exists(vocab)) return BertWordPieceTokenizer.FromVocabFile(vocab);
         if (File.Exists(Path.Combine(directory, "tokenizer.gpt2"))) return new Gpt2Tokenizer();
+        string words = Path.Combine(directory, "words.txt");
+        if (File.Exists(words)) return WordLevelTokenizer.Load(words);
         throw new FileNotFoundException($"{directory}: no tokenizer.model, vocab.txt or tokenizer.gpt2 marker");
     }
 

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Text.Json;
+using RsMoe.Model.Lora;
+using RsMoe.Model.Moe;
+using RsMoe.Model.Tokenizers;
+using RsMoe.Model.Vision;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RsMoe.Training;
+
+/// <summary>Where a run stands: enough to resume it exactly.</summary>
+public sealed record TrainerState(string Stage, int Epoch, int StepInEpoch, int GlobalStep, List<double> Losses);
+
+/// <summary>What a finished run reports.</summary>
+public sealed record TrainingReport(string ModelDirectory, double Seconds, IReadOnlyDictionary<string, (double First, double Last)> LossByStage, int FeatureCacheHits, int FeatureCacheMisses);
+
+/// <summary>
+/// Trains RS-MoE in two stages (or one) on cached image features: AdamW, linear warm-up then cosine decay,
+/// gradient accumulation and clipping, checkpoints with exact resume (weights, optimiser, schedule position,
+/// data order and the random state are all functions of the saved step), progress lines, per-epoch metrics and a
+/// loss-curve PNG.
+/// </summary>
+public sealed class Trainer
+{
+    readonly TrainingConfig _config;
+    readonly Action<string> _log;
+
+    public Trainer(TrainingConfig config, Action<string>? log = null)
+    {
+        _config = config;
+        _log = log ?? (line => Console.Error.WriteLine(line));
+    }
+
+    public TrainingReport Run(string? resumeFrom = null)
+    {
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(_config.Output);
+        File.WriteAllText(Path.Combine(_config.Output, "config.json"), _config.ToJson());
+        var (stage1, stage2) = TrainingSamples.Build(_config);
+        if (stage1.Count == 0) throw new InvalidDataException($"no training images under {_config.Data}");
+
+        using var encoder = new ResNetImageEncoder();
+        var cache = new FeatureCache(Path.Combine(_config.Output, "..", "feature-cache"), encoder);
+        var features = new Dictionary<string, Tensor>();
+        foreach (var path in stage1.Select(s => s.ImagePath).Concat(stage2.Select(s => s.ImagePath)).Distinct())
+            features[path] = cache.Get(path).DetachFromDisposeScope();
+        _log($"features: {features.Count} images ({cache.Hits} cached, {cache.Misses} encoded)");
+
+        TrainerState? state = resumeFrom is null ? null : JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(resumeFrom, "trainer_state.json")));
+        using var model = state is null ? NewModel(stage1, stage2) : RsMoeModel.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
+        var losses = new Dictionary<string, (double, double)>();
+
+        bool twoStage = _config.Stage is "two-stage" or "stage1";
+        if (twoStage && (state is null || state.Stage == "stage1"))
+        {
+            var curve = RunStage("stage1", model, stage1, features, _config.Epochs, _config.LearningRate, state?.Stage == "stage1" ? state : null, resumeFrom);
+            losses["stage1"] = (curve.First(), curve.Last());
+            state = null;
+        }
+        if (_config.Stage is "two-stage" or "stage2" or "one-stage")
+        {
+            if (state is null || model.Experts.Count == 0) model.StartExperts();
+            var curve = RunStage("stage2", model, stage2, features, _config.Stage2Epochs, _config.Stage2LearningRate, state?.Stage == "stage2" ? state : null, resumeFrom);
+            losses["stage2"] = (curve.First(), curve.Last());
+        }
+        string final = Path.Combine(_config.Output, "model");
+        model.Save(final);
+        foreach (var f in features.Values) f.Dispose();
+        _log($"saved {final} after {clock.Elapsed.TotalMinutes:F1} min");
+        return new TrainingReport(final, clock.Elapsed.TotalSeconds, losses, cache.Hits, cache.Misses);
+    }
+
+    RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2)
+    {
+        var roles = new RsMoeConfig().Router.InitialPrompts.Values;
+        var llmTexts = stage1.Concat(stage2).SelectMany(s => new[] { s.Prompt, s.Target }).Concat(roles);
+        var words = WordLevelTokenizer.Build(llmTexts);
+        var instructions = BertWordPieceTokenizer.BuildVocabulary(stage1.Concat(stage2).Select(s => s.Prompt));
+        var config = RsMoeConfig.EmbeddedDefault(instructions.Count, words.VocabSize);
+        if (_config.Experts != 3)
+        {
+            var allRoles = Enumerable.Range(0, _config.Experts).Select(i => i < 3 ? new[] { "theme", "objects", "relationships" }[i] : $"expert{i}").ToList();
+            config = config with { Router = config.Router with { ExpertRoles = allRoles } };
+        }
+        return RsMoeModel.Create(config, instructions, words, _config.Seed);
+    }
+
+    List<Parameter> TrainableParameters(string stage, RsMoeModel model)
+    {
+        foreach (var (_, p) in model.Encoder.named_parameters()) p.requires_grad = false;
+        foreach (var (_, p) in model.Base.named_parameters()) p.requires_grad = false;
+        var trainable = new List<Parameter>();
+        if (stage == "stage1")
+        {
+            foreach (var (name, p) in model.Encoder.named_parameters())
+                if (!name.StartsWith("router.", StringComparison.Ordinal)) { p.requires_grad = true; trainable.Add(p); }
+            foreach (var (_, p) in model.Base.named_parameters()) { p.requires_grad = true; trainable.Add(p); }
+            return trainable;
+        }
+        bool oneStage = _config.Stage == "one-stage";
+        foreach (var (name, p) in model.Encoder.named_parameters())
+            if (oneStage || name.StartsWith("router.", StringComparison.Ordinal)) { p.requires_grad = true; trainable.Add(p); }
+        foreach (var expert in model.Experts.Values)
+        {
+            LoraInjector.FreezeAllButAdapters(expert);
+            trainable.AddRange(expert.parameters().Where(p => p.requires_grad));
+        }
+        return trainable;
+    }
+
+    List<double> RunStage(string stage, RsMoeModel model, List<TrainingSample> samples, Dictionary<string, Tensor> features,
+        int epochs, double learningRate, TrainerState? resume, string? resumeFrom)
+    {
+        var parameters = TrainableParameters(stage, model);
+        model.Encoder.train();
+        if (stage == "stage2" && _config.Stage != "one-stage") model.Encoder.QFormer.eval();   // frozen, no dropout
+        model.Base.train(stage == "stage1");
+        foreach (var expert in model.Experts.Values) expert.train();
+        var optimizer = optim.AdamW(parameters, learningRate, _config.Beta1, _config.Beta2, 1e-8, _config.WeightDecay);
+        if (resume is not null) optimizer.load_state_dict(Path.Combine(resumeFrom!, "optimizer.bin"));
+
+        int batch = _config.BatchSize;
+        int stepsPerEpoch = (samples.Count + batch * _config.GradientAccumulation - 1) / (batch * _config.GradientAccumulation);
+        int totalSteps = Math.Min(epochs * stepsPerEpoch, _config.MaxSteps ?? int.MaxValue);
+        int warmup = Math.Max(1, (int)Math.Round(_config.WarmupEpochs * stepsPerEpoch));
+        double LearningRateAt(int step) => step < warmup
+            ? learningRate * (step + 1) / warmup
+            : learningRate * 0.5 * (1 + Math.Cos(Math.PI * (step - warmup) / Math.Max(1, totalSteps - warmup)));
+
+        var losses = resume?.Losses ?? [];
+        var metrics = new List<object>();
+        int globalStep = resume?.GlobalStep ?? 0;
+        var clock = Stopwatch.StartNew();
+        int stepsThisRun = 0;
+        for (int epoch = resume?.Epoch ?? 0; epoch < epochs && globalStep < totalSteps; epoch++)
+        {
+            var order = Enumerable.Range(0, samples.Count).OrderBy(_ => 0).ToArray();
+            new Random(_config.Seed * 7919 + epoch + (stage == "stage2" ? 100003 : 0)).Shuffle(order);
+            double epochLoss = 0;
+            int epochSteps = 0;
+            for (int step = epoch == resume?.Epoch ? resume.StepInEpoch : 0; step < stepsPerEpoch && globalStep < totalSteps; step++)
+            {
+                manual_seed(_config.Seed * 1_000_003L + globalStep);   // dropout draws depend on the step alone
+                double lr = LearningRateAt(globalStep);
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                optimizer.zero_grad();
+                double stepLoss = 0;
+                for (int micro = 0; micro < _config.GradientAccumulation; micro++)
+                {
+                    int start = (step * _config.GradientAccumulation + micro) * batch;
+                    if (start >= order.Length) break;
+                    var rows = order.Skip(start).Take(batch).Select(i => samples[i]).ToList();
+                    using var scope = NewDisposeScope();
+                    var loss = stage == "stage1" ? Stage1Loss(model, rows, features) : Stage2Loss(model, rows, features);
+                    (loss / _config.GradientAccumulation).backward();
+                    stepLoss += loss.item<float>() / _config.GradientAccumulation;
+                }
+                if (_config.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, _config.GradientClip);
+                optimizer.step();
+                globalStep++;
+                stepsThisRun++;
+                losses.Add(stepLoss);
+                epochLoss += stepLoss;
+                epochSteps++;
+                if (globalStep % 10 == 0 || globalStep == totalSteps)
+                {
+                    double perStep = clock.Elapsed.TotalSeconds / stepsThisRun;
+                    _log($"{stage} epoch {epoch + 1}/{epochs} step {globalStep}/{totalSteps} loss {stepLoss:F3} lr {lr:E2} " +
+                         $"{batch * _config.GradientAccumulation / perStep:F1} samples/s ETA {TimeSpan.FromSeconds(perStep * (totalSteps - globalStep)):mm\\:ss}");
+                }
+                if (_config.CheckpointEvery > 0 && globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps)
+                    SaveCheckpoint(model, optimizer, new TrainerState(stage, step + 1 == stepsPerEpoch ? epoch + 1 : epoch, (step + 1) % stepsPerEpoch, globalStep, losses));
+            }
+            metrics.Add(new { stage, epoch = epoch + 1, mean_loss = epochSteps == 0 ? 0 : epochLoss / epochSteps, steps = epochSteps, seconds = Math.Round(clock.Elapsed.TotalSeconds, 1) });
+        }
+        File.WriteAllText(Path.Combine(_config.Output, $"{stage}-metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+        LossCurve.Save(Path.Combine(_config.Output, $"{stage}-loss.png"), losses);
+        optimizer.Dispose();
+        model.Encoder.eval();
+        model.Base.eval();
+        foreach (var expert in model.Experts.Values) expert.eval();
+        return losses;
+    }
+
+    void SaveCheckpoint(RsMoeModel model, OptimizerHelper optimizer, TrainerState state)
+    {
+        string directory = Path.Combine(_config.Output, "checkpoints", $"step-{state.GlobalStep:D6}");
+        model.Save(Path.Combine(directory, "model"));
+        optimizer.save_state_dict(Path.Combine(directory, "optimizer.bin"));
+        File.WriteAllText(Path.Combine(directory, "trainer_state.json"), JsonSerializer.Serialize(state));
+        _log($"checkpoint {directory}");
+    }
+
+    static Tensor Visual(List<TrainingSample> rows, Dictionary<string, Tensor> features) => stack(rows.Select(r => features[r.ImagePath]).ToArray(), 0);
+
+    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features)
+    {
+        using var encoded = model.Encode(Visual(rows, features), rows.Select(r => r.Prompt).ToList());
+        var prefixes = Enumerable.Range(0, rows.Count).Select(i => encoded.VisualPrefix[i]).ToList();
+        var (embeds, labels) = model.TeacherForcing(model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
+        return RsMoeModel.LanguageModelLoss(model.Base, embeds, labels);
+    }
+
+    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features)
+    {
+        using var encoded = model.Encode(Visual(rows, features), rows.Select(r => r.Prompt).ToList());
+        Tensor total = zeros(1).squeeze();
+        for (int e = 0; e < model.Config.Router.NumExperts; e++)
+        {
+            var mine = Enumerable.Range(0, rows.Count).Where(i => rows[i].Expert == e).ToList();
+            if (mine.Count == 0) continue;
+            var expert = model.Experts[model.Config.Router.ExpertRoles[e]];
+            var prefixes = mine.Select(i => encoded.ExpertPrefix(i, e)).ToList();
+            var (embeds, labels) = model.TeacherForcing(expert, prefixes, mine.Select(i => rows[i].Prompt).ToList(), mine.Select(i => rows[i].Target).ToList());
+            total = total + RsMoeModel.LanguageModelLoss(expert, embeds, labels) * (mine.Count / (double)rows.Count);
+        }
+        var questions = Enumerable.Range(0, rows.Count).Where(i => rows[i].IsQuestion).ToList();
+        if (questions.Count > 0)
+        {
+            var index = tensor(questions.Select(i => (long)i).ToArray());
+            var targets = tensor(questions.Select(i => (long)rows[i].Expert).ToArray());
+            total = total + nn.functional.cross_entropy(encoded.Routing.GateLogits.index_select(0, index), targets) * (questions.Count / (double)rows.Count);
+        }
+        return total;
+    }
+}

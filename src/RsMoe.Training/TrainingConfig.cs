@@ -1,0 +1,61 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RsMoe.Training;
+
+/// <summary>
+/// A training run. Stage "stage1" trains the Q-Former and one LLM on whole captions; "stage2" freezes the Q-Former,
+/// copies the Stage I LLM into every expert and LoRA-tunes each on its aspect while training the router and gate;
+/// "two-stage" runs both; "one-stage" skips Stage I and trains Q-Former, router and expert adapters together.
+/// Defaults are the paper's optimiser: AdamW (0.9, 0.999, weight decay 0.05), lr 1e-4, one epoch of linear
+/// warm-up, cosine decay, 5 epochs.
+/// </summary>
+public sealed record TrainingConfig
+{
+    public string Stage { get; init; } = "two-stage";
+    public string Data { get; init; } = "data/synth";
+    public string? Rsscn7 { get; init; }
+    public string Output { get; init; } = "runs/default";
+    public string? Model { get; init; }
+    public int TrainImages { get; init; } = 0;            // 0 = every train image
+    public int Epochs { get; init; } = 5;
+    public int Stage2Epochs { get; init; } = 5;
+    public int BatchSize { get; init; } = 16;
+    public int GradientAccumulation { get; init; } = 1;
+    public double LearningRate { get; init; } = 1e-4;
+    public double Stage2LearningRate { get; init; } = 1e-4;
+    public double WeightDecay { get; init; } = 0.05;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double WarmupEpochs { get; init; } = 1;
+    public double GradientClip { get; init; } = 1.0;
+    public bool Bf16Autocast { get; init; }
+    public int CheckpointEvery { get; init; } = 0;         // steps; 0 = only at the end of each stage
+    public int Seed { get; init; } = 1;
+    public int Experts { get; init; } = 3;
+    public bool IncludeVqa { get; init; } = true;
+    public int? MaxSteps { get; init; }                   // stops a stage early (tests)
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true,
+        WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static TrainingConfig Load(string path)
+    {
+        try { return JsonSerializer.Deserialize<TrainingConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Named presets: the embedded default (synthetic only), the default plus RSSCN7, and a seconds-long CI run.</summary>
+    public static TrainingConfig Preset(string name) => name switch
+    {
+        "default" => new TrainingConfig { Stage = "two-stage", Epochs = 8, Stage2Epochs = 4, BatchSize = 16, LearningRate = 2e-3, Stage2LearningRate = 1e-3, TrainImages = 1600, WarmupEpochs = 0.5 },
+        "default-rsscn7" => Preset("default") with { Rsscn7 = "../shared/data/rsscn7" },
+        "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
+        _ => throw new ArgumentException($"unknown preset '{name}' (default, default-rsscn7, ci)"),
+    };
+}
