@@ -12,7 +12,32 @@ public static class EvalCommands
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa() };
+    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model() };
+
+    static Command Model()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
+        var data = new Option<DirectoryInfo>("--data") { Required = true, Description = "Synthetic benchmark folder (captions.json, vqa.json, images/)" };
+        var split = new Option<string>("--split") { DefaultValueFactory = _ => "test" };
+        var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Where predictions and scores.json go" };
+        var max = new Option<int>("--max-images") { DefaultValueFactory = _ => 0, Description = "Evaluate only the first N images (0 = all)" };
+        var command = new Command("model", "Run a model over a split and score its captions and answers") { model, data, split, output, max };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                var report = RsMoe.Training.ModelEvaluation.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
+                    parse.GetValue(data)!.FullName, parse.GetValue(split)!, parse.GetValue(output)!.FullName, parse.GetValue(max), log: Console.Error.WriteLine);
+                Console.WriteLine(File.ReadAllText(Path.Combine(report.OutputDirectory, "scores.json")));
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                return CliErrors.Report(e, false);
+            }
+        });
+        return command;
+    }
 
     static Command Captions()
     {

@@ -1,0 +1,90 @@
+using RsMoe.Data.Synthetic;
+using RsMoe.Model.Checkpoints;
+using RsMoe.Model.Moe;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace RsMoe.Training.Tests;
+
+/// <summary>Short real training runs on generated scenes: the loss falls, a resume continues exactly, features are cached.</summary>
+public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
+{
+    public sealed class SceneData
+    {
+        public string Directory { get; } = Path.Combine(Path.GetTempPath(), "rsmoe-train-tests", Guid.NewGuid().ToString("N"), "synth");
+        public SceneData() => SyntheticBenchmark.Write(Directory, 60, seed: 11);
+    }
+
+    readonly SceneData _data;
+    readonly ITestOutputHelper _output;
+
+    public TrainerTests(SceneData data, ITestOutputHelper output)
+    {
+        _data = data;
+        _output = output;
+    }
+
+    TrainingConfig Config(string name) => TrainingConfig.Preset("ci") with
+    {
+        Data = _data.Directory, Output = Path.Combine(Path.GetDirectoryName(_data.Directory)!, name, "run"), TrainImages = 32,
+    };
+
+    [Fact]
+    public void ATwoStageRunLowersTheLossAndSavesAModelThatCaptions()
+    {
+        var report = new Trainer(Config("two-stage"), _output.WriteLine).Run();
+        foreach (var (stage, (first, last)) in report.LossByStage) _output.WriteLine($"{stage}: {first:F3} → {last:F3}");
+        Assert.True(report.LossByStage["stage1"].Last < report.LossByStage["stage1"].First * 0.8);
+        Assert.True(report.LossByStage["stage2"].Last < report.LossByStage["stage2"].First);
+        foreach (var file in new[] { "stage1-loss.png", "stage2-loss.png", "stage1-metrics.json", "stage2-metrics.json", "config.json" })
+            Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(report.ModelDirectory)!, file)), file);
+        foreach (var role in new[] { "theme", "objects", "relationships" })
+            Assert.True(File.Exists(Path.Combine(report.ModelDirectory, "experts", role, "adapter_model.safetensors")));
+
+        using var model = RsMoeModel.Load(report.ModelDirectory);
+        using var tokens = randn(1, 49, 512);
+        var caption = model.Caption(tokens, "Describe this image in detail.", new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 8 });
+        Assert.Equal(["theme", "objects", "relationships"], caption.Sections.Select(s => s.Aspect));
+        Assert.Equal(3, caption.Gate.Count);
+        Assert.Equal(1.0, caption.Gate.Sum(), 6);
+    }
+
+    [Fact]
+    public void AResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne()
+    {
+        var straight = Config("straight") with { Stage = "stage1", MaxSteps = 6 };
+        var reportA = new Trainer(straight, _output.WriteLine).Run();
+
+        var interrupted = Config("interrupted") with { Stage = "stage1", MaxSteps = 6, CheckpointEvery = 3 };
+        new Trainer(interrupted, _output.WriteLine).Run();
+        string checkpoint = Path.Combine(interrupted.Output, "checkpoints", "step-000003");
+        Assert.True(Directory.Exists(checkpoint));
+        var resumed = interrupted with { Output = Path.Combine(Path.GetDirectoryName(_data.Directory)!, "resumed", "run") };
+        var reportB = new Trainer(resumed, _output.WriteLine).Run(checkpoint);
+
+        using var a = CheckpointDirectory.Open(Path.Combine(reportA.ModelDirectory, "llm"));
+        using var b = CheckpointDirectory.Open(Path.Combine(reportB.ModelDirectory, "llm"));
+        foreach (var key in a.Keys)
+        {
+            using var x = a.Read(key);
+            using var y = b.Read(key);
+            Assert.True(x.allclose(y, 0, 1e-6), $"{key} differs after resuming");
+        }
+        using var ea = CheckpointDirectory.Open(Path.Combine(reportA.ModelDirectory, "vlm_encoder.safetensors"));
+        using var eb = CheckpointDirectory.Open(Path.Combine(reportB.ModelDirectory, "vlm_encoder.safetensors"));
+        using var qa = ea.Read("query_tokens");
+        using var qb = eb.Read("query_tokens");
+        Assert.True(qa.allclose(qb, 0, 1e-6));
+    }
+
+    [Fact]
+    public void FeaturesAreEncodedOnceAndReadFromTheCacheAfterwards()
+    {
+        var config = Config("cache") with { Stage = "stage1", MaxSteps = 1 };
+        var first = new Trainer(config, _output.WriteLine).Run();
+        var second = new Trainer(config, _output.WriteLine).Run();
+        Assert.True(first.FeatureCacheMisses > 0 || first.FeatureCacheHits > 0);
+        Assert.Equal(0, second.FeatureCacheMisses);
+        Assert.True(second.FeatureCacheHits >= 32);
+    }
+}
