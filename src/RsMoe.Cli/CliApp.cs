@@ -14,6 +14,7 @@ public static class CliApp
         DataCommands.Create(),
         SynthCommand.Create(),
         TrainCommand.Create(),
+        AblateCommand.Create(),
         LocalInferenceCommands.Caption(),
         LocalInferenceCommands.Ask(),
     };

@@ -12,37 +12,38 @@ namespace RsMoe.Training;
 /// </summary>
 public sealed class FeatureCache : IDisposable
 {
-    readonly ResNetImageEncoder _encoder;
+    readonly IImageEncoder _encoder;
+    readonly ImagePreprocessing _preprocessing;
     readonly string _directory;
     public int Hits { get; private set; }
     public int Misses { get; private set; }
 
-    public FeatureCache(string directory, ResNetImageEncoder encoder)
+    public FeatureCache(string directory, IImageEncoder encoder, ImagePreprocessing? preprocessing = null)
     {
         _encoder = encoder;
+        _preprocessing = preprocessing ?? ImagePreprocessing.ResNet18Cntk;
         _directory = Path.Combine(directory, encoder.Identity);
         Directory.CreateDirectory(_directory);
     }
 
     public static string ContentKey(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
-    /// <summary>Visual tokens [49, 512] (fp32) of an image file.</summary>
+    /// <summary>Visual tokens [N, width] (fp32) of an image file.</summary>
     public Tensor Get(string imagePath)
     {
         byte[] bytes = File.ReadAllBytes(imagePath);
         string file = Path.Combine(_directory, ContentKey(bytes) + ".f16");
-        int count = ResNetImageEncoder.Side * ResNetImageEncoder.Side * ResNetImageEncoder.TokenWidth;
-        if (File.Exists(file) && new FileInfo(file).Length == count * 2)
+        if (File.Exists(file) && new FileInfo(file).Length % (_encoder.TokenWidth * 2) == 0 && new FileInfo(file).Length > 0)
         {
             Hits++;
-            var stored = empty([ResNetImageEncoder.Side * ResNetImageEncoder.Side, ResNetImageEncoder.TokenWidth], ScalarType.Float16);
+            var stored = empty([new FileInfo(file).Length / (_encoder.TokenWidth * 2), _encoder.TokenWidth], ScalarType.Float16);
             using (var stream = File.OpenRead(file)) stream.ReadExactly(stored.bytes);
             var result = stored.to_type(ScalarType.Float32);
             stored.Dispose();
             return result;
         }
         Misses++;
-        var pixels = ImageDecoder.Preprocess(bytes, ImagePreprocessing.ResNet18Cntk);
+        var pixels = ImageDecoder.Preprocess(bytes, _preprocessing);
         using var scope = NewDisposeScope();
         var tokens = _encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width])).squeeze(0);
         using (var half = tokens.to_type(ScalarType.Float16).contiguous())

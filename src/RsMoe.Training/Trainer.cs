@@ -41,8 +41,8 @@ public sealed class Trainer
         var (stage1, stage2) = TrainingSamples.Build(_config);
         if (stage1.Count == 0) throw new InvalidDataException($"no training images under {_config.Data}");
 
-        using var encoder = new ResNetImageEncoder();
-        var cache = new FeatureCache(Path.Combine(_config.Output, "..", "feature-cache"), encoder);
+        using var encoder = CreateImageEncoder();
+        var cache = new FeatureCache(Path.Combine(_config.Output, "..", "feature-cache"), encoder, Preprocessing());
         var features = new Dictionary<string, Tensor>();
         foreach (var path in stage1.Select(s => s.ImagePath).Concat(stage2.Select(s => s.ImagePath)).Distinct())
             features[path] = cache.Get(path).DetachFromDisposeScope();
@@ -57,6 +57,9 @@ public sealed class Trainer
         {
             var curve = RunStage("stage1", model, stage1, features, _config.Epochs, _config.LearningRate, state?.Stage == "stage1" ? state : null, resumeFrom);
             losses["stage1"] = (curve.First(), curve.Last());
+            // Stage I adapters become part of the weights every expert starts from.
+            LoraInjector.Merge(model.Encoder);
+            LoraInjector.Merge(model.Base);
             state = null;
         }
         if (_config.Stage is "two-stage" or "stage2" or "one-stage")
@@ -72,17 +75,63 @@ public sealed class Trainer
         return new TrainingReport(final, clock.Elapsed.TotalSeconds, losses, cache.Hits, cache.Misses);
     }
 
+    IImageEncoder CreateImageEncoder() => _config.ImageEncoder switch
+    {
+        "resnet18" => new ResNetImageEncoder(),
+        "instructblip" => new InstructBlipImageEncoder(_config.InstructBlip ?? throw new ArgumentException("image_encoder instructblip needs instruct_blip (a checkpoint folder)")),
+        _ => throw new ArgumentException($"unknown image encoder '{_config.ImageEncoder}' (resnet18, instructblip)"),
+    };
+
+    RsMoe.Data.Images.ImagePreprocessing Preprocessing()
+    {
+        if (_config.ImageEncoder != "instructblip") return RsMoe.Data.Images.ImagePreprocessing.ResNet18Cntk;
+        int size = RsMoe.Model.Configs.InstructBlipConfig.Load(_config.InstructBlip!).VisionConfig.ImageSize;
+        return RsMoe.Data.Images.ImagePreprocessing.InstructBlip with { Width = size, Height = size };
+    }
+
+    /// <summary>The paper-scale model: InstructBLIP's Q-Former, queries and projection, a pretrained Llama, their tokenizers.</summary>
+    RsMoeModel PretrainedModel()
+    {
+        string blip = _config.InstructBlip ?? throw new ArgumentException("instruct_blip is required with image_encoder instructblip");
+        string llmDirectory = _config.Llm ?? throw new ArgumentException("llm (a LlamaForCausalLM folder) is required with image_encoder instructblip");
+        var blipConfig = RsMoe.Model.Configs.InstructBlipConfig.Load(blip);
+        var llm = RsMoe.Model.Llm.LlamaForCausalLM.FromPretrained(llmDirectory);
+        var router = new RsMoe.Model.Router.RouterConfig { ExpertRoles = TrainingSamples.Roles(_config.Experts) };
+        if (_config.Experts != 3) router = router with { InitialPrompts = TrainingSamples.Roles(_config.Experts).ToDictionary(r => r, r => $"Describe the {r} of this image.") };
+        var (encoder, report) = RsMoe.Model.Checkpoints.InstructBlipCheckpoint.LoadVlmEncoder(blip, router, llmHiddenSize: llm.Config.HiddenSize);
+        _log($"VLM encoder from {blip}: {report.Loaded} tensors loaded, new: {string.Join(", ", report.Missing.Select(k => k.Split('.')[0]).Distinct())}");
+        string vocab = Path.Combine(blip, "qformer_tokenizer", "vocab.txt");
+        if (!File.Exists(vocab)) throw new FileNotFoundException($"the Q-Former's tokenizer vocabulary is missing: {vocab}");
+        var config = new RsMoeConfig
+        {
+            ImageEncoder = "instructblip", VisionHiddenSize = blipConfig.VisionConfig.HiddenSize, QFormer = blipConfig.QformerConfig,
+            NumQueryTokens = blipConfig.NumQueryTokens, Llm = llm.Config, Router = encoder.RouterConfig, LlmVocabulary = "none",
+        };
+        var tokenizerFiles = new[] { "tokenizer.model", "tokenizer.gpt2", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" }
+            .Select(f => Path.Combine(llmDirectory, f)).Where(File.Exists).ToList();
+        return RsMoeModel.FromParts(config, encoder, llm, BertWordPieceTokenizer.FromVocabFile(vocab), TokenizerLoader.FromDirectory(llmDirectory), tokenizerFiles);
+    }
+
     RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2)
     {
-        var roles = new RsMoeConfig().Router.InitialPrompts.Values;
-        var llmTexts = stage1.Concat(stage2).SelectMany(s => new[] { s.Prompt, s.Target }).Concat(roles);
+        if (_config.ImageEncoder == "instructblip") return PretrainedModel();
+        var rolePrompts = new RsMoeConfig().Router.InitialPrompts.Values;
+        var llmTexts = stage1.Concat(stage2).SelectMany(s => new[] { s.Prompt, s.Target }).Concat(rolePrompts);
         var words = WordLevelTokenizer.Build(llmTexts);
         var instructions = BertWordPieceTokenizer.BuildVocabulary(stage1.Concat(stage2).Select(s => s.Prompt));
         var config = RsMoeConfig.EmbeddedDefault(instructions.Count, words.VocabSize);
         if (_config.Experts != 3)
         {
-            var allRoles = Enumerable.Range(0, _config.Experts).Select(i => i < 3 ? new[] { "theme", "objects", "relationships" }[i] : $"expert{i}").ToList();
-            config = config with { Router = config.Router with { ExpertRoles = allRoles } };
+            var roles = TrainingSamples.Roles(_config.Experts);
+            var prompts = roles.ToDictionary(r => r, r => r switch
+            {
+                "caption" => "Describe this remote sensing image in detail.",
+                "theme-objects" => "Describe the scene and the objects in this image.",
+                "positions" => "Describe where the objects are in the image.",
+                "relations" => "Describe how the objects relate to each other.",
+                _ => config.Router.InitialPrompts[r],
+            });
+            config = config with { Router = config.Router with { ExpertRoles = roles, InitialPrompts = prompts } };
         }
         return RsMoeModel.Create(config, instructions, words, _config.Seed);
     }
@@ -92,6 +141,18 @@ public sealed class Trainer
         foreach (var (_, p) in model.Encoder.named_parameters()) p.requires_grad = false;
         foreach (var (_, p) in model.Base.named_parameters()) p.requires_grad = false;
         var trainable = new List<Parameter>();
+        if (stage == "stage1" && _config.Stage1Lora)
+        {
+            // The paper's Stage I: LoRA on the Q-Former (self-attention q/v, cross-attention, FFN) and on the LLM (q/v, FFN).
+            if (!LoraInjector.Layers(model.Encoder).Any(l => l.Layer.Adapter is not null))
+                LoraInjector.Attach(model.Encoder.QFormer, model.Config.ExpertLora with { TargetModules = LoraSettings.QFormerTargets });
+            if (!LoraInjector.Layers(model.Base).Any(l => l.Layer.Adapter is not null))
+                LoraInjector.Attach(model.Base, model.Config.ExpertLora);
+            foreach (var (name, p) in model.Encoder.named_parameters().Concat(model.Base.named_parameters()))
+                if (name.Contains(".lora_", StringComparison.Ordinal) || name.StartsWith("language_projection.", StringComparison.Ordinal))
+                { p.requires_grad = true; trainable.Add(p); }
+            return trainable;
+        }
         if (stage == "stage1")
         {
             foreach (var (name, p) in model.Encoder.named_parameters())

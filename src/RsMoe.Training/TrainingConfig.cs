@@ -15,8 +15,17 @@ public sealed record TrainingConfig
     public string Stage { get; init; } = "two-stage";
     public string Data { get; init; } = "data/synth";
     public string? Rsscn7 { get; init; }
+    /// <summary>Where the caption file's image names resolve; default the data folder itself.</summary>
+    public string? Images { get; init; }
+    /// <summary>"resnet18" (the embedded default) or "instructblip" (EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).</summary>
+    public string ImageEncoder { get; init; } = "resnet18";
+    /// <summary>A Hugging Face InstructBLIP folder (vision_model, qformer, query_tokens, language_projection; qformer_tokenizer/vocab.txt).</summary>
+    public string? InstructBlip { get; init; }
+    /// <summary>A Hugging Face LlamaForCausalLM folder for the experts (Llama-3.2-1B/3B, Vicuna-7B), with its tokenizer.</summary>
+    public string? Llm { get; init; }
+    /// <summary>Stage I with LoRA on the Q-Former and the LLM (the paper's recipe for pretrained weights) rather than full tuning.</summary>
+    public bool Stage1Lora { get; init; }
     public string Output { get; init; } = "runs/default";
-    public string? Model { get; init; }
     public int TrainImages { get; init; } = 0;            // 0 = every train image
     public int Epochs { get; init; } = 5;
     public int Stage2Epochs { get; init; } = 5;

@@ -18,12 +18,36 @@ public static class TrainingSamples
         _ => AspectSplitter.Theme,
     };
 
-    /// <summary>Which of <paramref name="experts"/> experts learns an aspect (theme, objects, relationships in order; fewer experts share).</summary>
-    public static int ExpertOf(string aspect, int experts)
+    /// <summary>
+    /// Which of <paramref name="experts"/> experts learns a sentence or question of an aspect. Three experts: theme,
+    /// objects, relationships. Fewer share (two: theme+objects and relationships; one: everything). Four: positions in
+    /// the image and relations between things go to different experts.
+    /// </summary>
+    public static int ExpertOf(string aspect, int experts, bool aboutTheImageFrame = false)
     {
         int index = Array.IndexOf([AspectSplitter.Theme, AspectSplitter.Objects, AspectSplitter.Relationships], aspect);
-        return experts >= 3 ? index : experts == 2 ? Math.Min(index, 1) : 0;
+        return experts switch
+        {
+            1 => 0,
+            2 => index == 2 ? 1 : 0,
+            3 => index,
+            _ => index == 2 && !aboutTheImageFrame ? 3 : index,
+        };
     }
+
+    /// <summary>The roles of N experts, in caption order.</summary>
+    public static IReadOnlyList<string> Roles(int experts) => experts switch
+    {
+        1 => ["caption"],
+        2 => ["theme-objects", AspectSplitter.Relationships],
+        3 => [AspectSplitter.Theme, AspectSplitter.Objects, AspectSplitter.Relationships],
+        4 => [AspectSplitter.Theme, AspectSplitter.Objects, "positions", "relations"],
+        _ => throw new ArgumentException("1 to 4 experts are supported"),
+    };
+
+    static bool AboutTheFrame(string sentenceOrQuestionType) =>
+        sentenceOrQuestionType is "ab_position" || sentenceOrQuestionType.Contains("of the image", StringComparison.Ordinal)
+        || sentenceOrQuestionType.Contains("across the image", StringComparison.Ordinal) || sentenceOrQuestionType.Contains("through the image", StringComparison.Ordinal);
 
     static readonly Dictionary<string, string[]> Rsscn7Themes = new()
     {
@@ -41,25 +65,28 @@ public static class TrainingSamples
     public static (List<TrainingSample> Stage1, List<TrainingSample> Stage2) Build(TrainingConfig config, string split = "train")
     {
         var captions = DatasetReader.Read(Path.Combine(config.Data, "captions.json"));
-        var vqa = DatasetReader.Read(Path.Combine(config.Data, "vqa.json")).Images.ToDictionary(i => i.Id);
+        string vqaPath = Path.Combine(config.Data, "vqa.json");
+        var vqa = File.Exists(vqaPath) ? DatasetReader.Read(vqaPath).Images.ToDictionary(i => i.Id) : [];
+        string imageRoot = config.Images ?? config.Data;
         var images = captions.Split(split).ToList();
         if (config.TrainImages > 0) images = images.Take(config.TrainImages).ToList();
         var stage1 = new List<TrainingSample>();
         var stage2 = new List<TrainingSample>();
         foreach (var image in images)
         {
-            string path = Path.Combine(config.Data, image.FileName);
+            string path = Path.Combine(imageRoot, image.FileName);
             string instruction = image.Instruction ?? "Describe this image in detail.";
             stage1.Add(new TrainingSample(path, instruction, image.Captions[0], 0, false));
             var aspects = image.Aspects ?? AspectSplitter.Split(image.Captions[0]);
-            foreach (var aspect in new[] { AspectSplitter.Theme, AspectSplitter.Objects, AspectSplitter.Relationships })
+            // Each expert's target: the caption's sentences of its aspects, in caption order.
+            for (int e = 0; e < config.Experts; e++)
             {
-                string section = AspectSplitter.Section(aspects, aspect);
-                if (section.Length > 0) stage2.Add(new TrainingSample(path, instruction, section, ExpertOf(aspect, config.Experts), false));
+                string section = string.Join(' ', aspects.Where(a => ExpertOf(a.Aspect, config.Experts, AboutTheFrame(a.Text)) == e).Select(a => a.Text));
+                if (section.Length > 0) stage2.Add(new TrainingSample(path, instruction, section, e, false));
             }
             if (config.IncludeVqa && vqa.TryGetValue(image.Id, out var questions))
                 foreach (var qa in questions.QaPairs)
-                    stage2.Add(new TrainingSample(path, qa.Question, qa.Answer, ExpertOf(AspectOfQuestion(qa.Type), config.Experts), true));
+                    stage2.Add(new TrainingSample(path, qa.Question, qa.Answer, ExpertOf(AspectOfQuestion(qa.Type), config.Experts, AboutTheFrame(qa.Type)), true));
         }
         if (config.Rsscn7 is { } rsscn7)
         {

@@ -31,16 +31,22 @@ public static class InstructBlipCheckpoint
     /// The Q-Former, queries and projection from the checkpoint. The router is new in RS-MoE, so a plain
     /// InstructBLIP checkpoint lacks it; its keys are loaded when present (an RS-MoE checkpoint) and reported otherwise.
     /// </summary>
-    public static (VlmEncoder Encoder, LoadReport Report) LoadVlmEncoder(string directory, RouterConfig? router = null, ScalarType dtype = ScalarType.Float32)
+    /// <param name="llmHiddenSize">The experts' width when it differs from the checkpoint's language model
+    /// (e.g. Llama-3.2-1B under an InstructBLIP-Vicuna Q-Former): the projection then starts afresh.</param>
+    public static (VlmEncoder Encoder, LoadReport Report) LoadVlmEncoder(string directory, RouterConfig? router = null, ScalarType dtype = ScalarType.Float32, int? llmHiddenSize = null)
     {
         var config = InstructBlipConfig.Load(directory);
         using var checkpoint = CheckpointDirectory.Open(directory);
-        var encoder = Build(() => new VlmEncoder(config.QformerConfig, config.NumQueryTokens, config.TextConfig.HiddenSize, router ?? new RouterConfig()), dtype);
+        int width = llmHiddenSize ?? config.TextConfig.HiddenSize;
+        bool newProjection = width != config.TextConfig.HiddenSize;
+        var encoder = Build(() => new VlmEncoder(config.QformerConfig, config.NumQueryTokens, width, router ?? new RouterConfig()), dtype);
         bool hasRouter = checkpoint.Keys.Any(k => k.StartsWith("router.", StringComparison.Ordinal));
-        var routerKeys = encoder.state_dict().Keys.Where(k => k.StartsWith("router.", StringComparison.Ordinal)).ToList();
+        var fresh = encoder.state_dict().Keys.Where(k => (!hasRouter && k.StartsWith("router.", StringComparison.Ordinal))
+            || (newProjection && k.StartsWith("language_projection.", StringComparison.Ordinal))).ToList();
         var report = StateDictLoader.Load(encoder, checkpoint,
-            rename: key => VlmPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal)) || key.StartsWith("router.", StringComparison.Ordinal) ? key : null,
-            ignoreMissing: hasRouter ? null : routerKeys);
+            rename: key => (newProjection && key.StartsWith("language_projection.", StringComparison.Ordinal)) ? null
+                : VlmPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal)) || key.StartsWith("router.", StringComparison.Ordinal) ? key : null,
+            ignoreMissing: fresh);
         report.EnsureComplete($"VLM encoder from {directory}");
         encoder.eval();
         return (encoder, report);

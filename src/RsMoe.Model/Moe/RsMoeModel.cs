@@ -98,6 +98,20 @@ public sealed class RsMoeModel : IDisposable
         foreach (var expert in _experts.Values) expert.to(device);
     }
 
+    /// <summary>Tokenizer files copied into <c>llm/</c> on save when the LLM's tokenizer is not the word-level one.</summary>
+    public List<string> TokenizerFiles { get; } = [];
+
+    /// <summary>The paper-scale assembly: a VLM encoder loaded from InstructBLIP and a pretrained Llama with its tokenizers.</summary>
+    public static RsMoeModel FromParts(RsMoeConfig config, VlmEncoder encoder, LlamaForCausalLM llm, BertWordPieceTokenizer instructions,
+        ITextTokenizer llmTokenizer, IEnumerable<string> tokenizerFiles, bool initialiseRouterPrompts = true, Device? device = null)
+    {
+        var model = new RsMoeModel(config, encoder, llm, instructions, llmTokenizer, device ?? CPU);
+        model.TokenizerFiles.AddRange(tokenizerFiles);
+        if (initialiseRouterPrompts) model.InitialiseRouterPrompts();
+        model.MoveTo(model.Device);
+        return model;
+    }
+
     /// <summary>Stage II: every expert starts as a copy of the Stage I model with a fresh LoRA adapter.</summary>
     public void StartExperts()
     {
@@ -106,7 +120,8 @@ public sealed class RsMoeModel : IDisposable
         foreach (var role in Config.Router.ExpertRoles)
         {
             var copy = LlamaForCausalLM.Create(Config.Llm, Base.DType, seed: 0);
-            StateDictLoader.Load(copy, Base.state_dict()).EnsureComplete($"expert {role} from the Stage I model");
+            var baseWeights = Base.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
+            StateDictLoader.Load(copy, baseWeights).EnsureComplete($"expert {role} from the Stage I model");
             LoraInjector.Attach(copy, Config.ExpertLora);
             if (Device.type != DeviceType.CPU) copy.to(Device);
             _experts[role] = copy;
@@ -227,6 +242,7 @@ public sealed class RsMoeModel : IDisposable
         SafetensorsWriter.Save(Path.Combine(directory, "vlm_encoder.safetensors"), Encoder.state_dict().Where(p => !p.Key.Contains(".lora_")),
             new Dictionary<string, string> { ["format"] = "pt" });
         Base.SavePretrained(Path.Combine(directory, "llm"));
+        foreach (var file in TokenizerFiles) File.Copy(file, Path.Combine(directory, "llm", Path.GetFileName(file)), overwrite: true);
         foreach (var (role, expert) in _experts)
             PeftAdapter.Save(expert, Path.Combine(directory, "experts", role), baseModel: "../../llm");
     }
@@ -265,7 +281,8 @@ public sealed class RsMoeModel : IDisposable
     public static LlamaForCausalLM LoadExpert(RsMoeConfig config, LlamaForCausalLM baseModel, string adapterDirectory, bool merge = true)
     {
         var expert = LlamaForCausalLM.Create(config.Llm, baseModel.DType);
-        StateDictLoader.Load(expert, baseModel.state_dict()).EnsureComplete("expert base");
+        var baseWeights = baseModel.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
+        StateDictLoader.Load(expert, baseWeights).EnsureComplete("expert base");
         PeftAdapter.Load(expert, adapterDirectory);
         if (merge) LoraInjector.Merge(expert);
         expert.eval();

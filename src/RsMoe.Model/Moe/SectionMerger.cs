@@ -1,19 +1,18 @@
-using RsMoe.Model.Router;
-
 namespace RsMoe.Model.Moe;
 
 /// <summary>One expert's part of a caption.</summary>
 public sealed record CaptionSection(string Aspect, string Expert, string Text);
 
 /// <summary>
-/// Joins the experts' sections in the order theme, objects, relationships, dropping a sentence that repeats an
-/// earlier one (compared without case, spacing or final punctuation), as PAPER.md reads the paper.
+/// Joins the experts' sections in the order given (the experts' roles are listed in caption order: theme, objects,
+/// relationships), dropping a sentence that repeats an earlier one (compared without case, spacing or final
+/// punctuation), as PAPER.md reads the paper.
 /// </summary>
 public static class SectionMerger
 {
     public static (string Caption, IReadOnlyList<CaptionSection> Sections) Merge(IEnumerable<CaptionSection> sections)
     {
-        var ordered = sections.OrderBy(s => Aspects.All.ToList().IndexOf(s.Aspect) is var i && i < 0 ? int.MaxValue : i).ToList();
+        var ordered = sections.ToList();
         var seen = new HashSet<string>();
         var kept = new List<CaptionSection>();
         foreach (var section in ordered)

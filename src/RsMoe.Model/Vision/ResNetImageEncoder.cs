@@ -10,11 +10,12 @@ namespace RsMoe.Model.Vision;
 /// and subtracts the mean image. The output is the last spatial feature map (7×7×512, before pooling) as 49 visual
 /// tokens in reading order, each plus a fixed 2-D sine-cosine position code so the Q-Former knows where it is.
 /// </summary>
-public sealed class ResNetImageEncoder : IDisposable
+public sealed class ResNetImageEncoder : IImageEncoder
 {
     public const string FeatureMapOutput = "ReLU393_Output_0";
     public const string PooledOutput = "Pooling395_Output_0";
-    public const int TokenWidth = 512;
+    public const int Width = 512;
+    int IImageEncoder.TokenWidth => Width;
     public const int Side = 7;
 
     readonly OnnxGraphExecutor _preprocess;
@@ -36,7 +37,7 @@ public sealed class ResNetImageEncoder : IDisposable
         Device = device ?? CPU;
         _preprocess = new OnnxGraphExecutor(preprocessPath, Device);
         _network = new OnnxGraphExecutor(ModelPath, Device);
-        _positions = SineCosinePositions(Side, TokenWidth).to(Device).DetachFromDisposeScope();
+        _positions = SineCosinePositions(Side, Width).to(Device).DetachFromDisposeScope();
         using var stream = File.OpenRead(ModelPath);
         Identity = "resnet18-cntk-onnx-" + Convert.ToHexString(SHA256.HashData(stream))[..16].ToLowerInvariant();
     }
