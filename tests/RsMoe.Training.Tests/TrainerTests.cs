@@ -88,3 +88,27 @@ public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
         Assert.True(second.FeatureCacheHits >= 32);
     }
 }
+
+public sealed class ThemeAccuracyTests
+{
+    [Theory]
+    [InlineData("This is an aerial image of a residential neighborhood.", "fResident", true)]
+    [InlineData("This is an aerial image of a harbor area.", "dRiverLake", false)]
+    [InlineData("The image shows a large parking lot seen from above.", "gParking", true)]
+    [InlineData("This is an aerial image of farmland.", "aGrass", false)]
+    public void AThemeNamesAClassByItsWords(string theme, string label, bool names) =>
+        Assert.Equal(names, ThemeAccuracy.Names(theme, label));
+
+    [Fact]
+    public void ExpertsShareAspectsWhenThereAreFewerThanThree()
+    {
+        Assert.Equal(0, TrainingSamples.ExpertOf("relationships", 1));
+        Assert.Equal(1, TrainingSamples.ExpertOf("relationships", 2));
+        Assert.Equal(0, TrainingSamples.ExpertOf("objects", 2));
+        Assert.Equal(2, TrainingSamples.ExpertOf("relationships", 4, aboutTheImageFrame: true));
+        Assert.Equal(3, TrainingSamples.ExpertOf("relationships", 4));
+        Assert.Equal("relationships", TrainingSamples.AspectOfQuestion("road_ori"));
+        Assert.Equal("objects", TrainingSamples.AspectOfQuestion("color"));
+        Assert.Equal("theme", TrainingSamples.AspectOfQuestion("reasoning"));
+    }
+}

@@ -12,7 +12,24 @@ public static class EvalCommands
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model() };
+    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes() };
+
+    static Command Themes()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
+        var rsscn7 = new Option<DirectoryInfo>("--rsscn7") { Required = true, Description = "RSSCN7 folder (split.json, images/)" };
+        var split = new Option<string>("--split") { DefaultValueFactory = _ => "val" };
+        var perClass = new Option<int>("--per-class") { DefaultValueFactory = _ => 0, Description = "Photos per class (0 = all)" };
+        var command = new Command("themes", "Theme accuracy on real RSSCN7 photographs") { model, rsscn7, split, perClass };
+        command.SetAction(parse =>
+        {
+            var (accuracy, perClassAccuracy, images) = RsMoe.Training.ThemeAccuracy.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
+                parse.GetValue(rsscn7)!.FullName, parse.GetValue(split)!, parse.GetValue(perClass), Console.Error.WriteLine);
+            Console.WriteLine(JsonSerializer.Serialize(new { accuracy, images, per_class = perClassAccuracy }));
+            return 0;
+        });
+        return command;
+    }
 
     static Command Model()
     {

@@ -193,7 +193,8 @@ public sealed class RsMoeModel : IDisposable
     public LlamaForCausalLM ExpertOrBase(string role) => _experts.TryGetValue(role, out var e) ? e : Base;
 
     /// <summary>Every expert writes its section; sections are merged in aspect order.</summary>
-    public CaptionResult Caption(Tensor visualTokens, string instruction, GenerationOptions? options = null, Action<string, string>? onText = null)
+    public CaptionResult Caption(Tensor visualTokens, string instruction, GenerationOptions? options = null, Action<string, string>? onText = null,
+        IReadOnlyCollection<string>? onlyRoles = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -206,6 +207,7 @@ public sealed class RsMoeModel : IDisposable
         for (int i = 0; i < Config.Router.NumExperts; i++)
         {
             string role = Config.Router.ExpertRoles[i];
+            if (onlyRoles is not null && !onlyRoles.Contains(role)) continue;
             var lm = ExpertOrBase(role);
             var prefix = encoded.ExpertPrefix(0, i);
             var result = new TextGenerator(lm).Generate([new GenerationPrompt(promptIds, prefix)], options,

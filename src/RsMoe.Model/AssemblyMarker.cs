@@ -1,1 +1,0 @@
-namespace RsMoe.Model; internal static class AssemblyMarker { }
