@@ -42,38 +42,16 @@ public sealed class QFormerMultiHeadAttention : nn.Module<Tensor, Tensor, Tensor
     }
 }
 
-/// <summary>Projection, dropout and residual LayerNorm after attention (<c>output.dense</c>, <c>output.LayerNorm</c>).</summary>
-public sealed class QFormerSelfOutput : nn.Module<Tensor, Tensor, Tensor>
-{
-    readonly LoraLinear dense;
-    readonly LayerNorm LayerNorm;
-    readonly Dropout dropout;
-
-    public QFormerSelfOutput(QFormerConfig config) : base(nameof(QFormerSelfOutput))
-    {
-        dense = new LoraLinear(config.HiddenSize, config.HiddenSize);
-        LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor hidden, Tensor residual)
-    {
-        using var scope = NewDisposeScope();
-        return LayerNorm.call(dropout.call(dense.call(hidden)) + residual).MoveToOuterDisposeScope();
-    }
-}
-
 /// <summary>Attention plus its output block (<c>attention.*</c> or <c>crossattention.*</c>).</summary>
 public sealed class QFormerAttention : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 {
     readonly QFormerMultiHeadAttention attention;
-    readonly QFormerSelfOutput output;
+    readonly QFormerOutput output;
 
     public QFormerAttention(QFormerConfig config, bool isCrossAttention) : base(nameof(QFormerAttention))
     {
         attention = new QFormerMultiHeadAttention(config, isCrossAttention);
-        output = new QFormerSelfOutput(config);
+        output = new QFormerOutput(config, config.HiddenSize);
         RegisterComponents();
     }
 
@@ -102,16 +80,19 @@ public sealed class QFormerIntermediate : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>The FFN's second half with residual LayerNorm (<c>output.dense</c>, <c>output.LayerNorm</c>).</summary>
+/// <summary>
+/// Projection, dropout and residual LayerNorm (<c>output.dense</c>, <c>output.LayerNorm</c>): after attention
+/// (input width hidden) and as the FFN's second half (input width intermediate), as BERT's two output blocks.
+/// </summary>
 public sealed class QFormerOutput : nn.Module<Tensor, Tensor, Tensor>
 {
     readonly LoraLinear dense;
     readonly LayerNorm LayerNorm;
     readonly Dropout dropout;
 
-    public QFormerOutput(QFormerConfig config) : base(nameof(QFormerOutput))
+    public QFormerOutput(QFormerConfig config, int inputSize) : base(nameof(QFormerOutput))
     {
-        dense = new LoraLinear(config.IntermediateSize, config.HiddenSize);
+        dense = new LoraLinear(inputSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);
         RegisterComponents();

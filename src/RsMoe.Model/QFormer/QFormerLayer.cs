@@ -23,9 +23,9 @@ public sealed class QFormerLayer : nn.Module
         attention = new QFormerAttention(config, isCrossAttention: false);
         if (index % config.CrossAttentionFrequency == 0) crossattention = new QFormerAttention(config, isCrossAttention: true);
         intermediate = new QFormerIntermediate(config);
-        output = new QFormerOutput(config);
+        output = new QFormerOutput(config, config.IntermediateSize);
         intermediate_query = new QFormerIntermediate(config);
-        output_query = new QFormerOutput(config);
+        output_query = new QFormerOutput(config, config.IntermediateSize);
         RegisterComponents();
     }
 

@@ -31,6 +31,10 @@ public sealed class OnnxGraphExecutor : IDisposable
             if (!Supported.Contains(node.OpType)) throw new NotSupportedException($"{onnxPath}: ONNX op '{node.OpType}' is not supported");
     }
 
+    // One long-lived alpha for Add/Sub: a temporary Scalar per call was seen to be collected mid-call under
+    // allocation pressure (2 of 1,680 photos failed in libtorch's Scalar::toFloat).
+    static readonly Scalar One = 1, MinusOne = -1;
+
     static readonly HashSet<string> Supported = ["Conv", "BatchNormalization", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Add", "Sub", "Split", "Concat", "Flatten", "Gemm"];
 
     /// <summary>Runs the graph on <paramref name="input"/> until <paramref name="output"/> is computed and returns it.</summary>
@@ -86,8 +90,8 @@ public sealed class OnnxGraphExecutor : IDisposable
                 return [nn.functional.avg_pool2d(x, kernel, strides)];
             }
             case "GlobalAveragePool": return [get(node.Inputs[0]).mean([2L, 3L], keepdim: true)];
-            case "Add": return [get(node.Inputs[0]) + get(node.Inputs[1])];
-            case "Sub": return [get(node.Inputs[0]) - get(node.Inputs[1])];
+            case "Add": return [get(node.Inputs[0]).add(get(node.Inputs[1]), One)];
+            case "Sub": return [get(node.Inputs[0]).add(get(node.Inputs[1]), MinusOne)];
             case "Concat": return [cat(node.Inputs.Select(get).ToArray(), node.Int("axis", 0))];
             case "Split":
             {
