@@ -228,7 +228,9 @@ public sealed class Trainer
                 if (globalStep % 10 == 0 || globalStep == totalSteps)
                 {
                     double perStep = clock.Elapsed.TotalSeconds / stepsThisRun;
-                    _log($"{stage} epoch {epoch + 1}/{epochs} step {globalStep}/{totalSteps} loss {stepLoss:F3} lr {lr:E2} " +
+                    int filled = (int)(24.0 * globalStep / totalSteps);
+                    string bar = "[" + new string('#', filled) + new string('.', 24 - filled) + "]";
+                    _log($"{stage} {bar} epoch {epoch + 1}/{epochs} step {globalStep}/{totalSteps} loss {stepLoss:F3} lr {lr:E2} " +
                          $"{batch * _config.GradientAccumulation / perStep:F1} samples/s ETA {TimeSpan.FromSeconds(perStep * (totalSteps - globalStep)):mm\\:ss}");
                 }
                 if (_config.CheckpointEvery > 0 && globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps)

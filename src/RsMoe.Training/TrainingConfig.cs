@@ -38,7 +38,6 @@ public sealed record TrainingConfig
     public double Beta2 { get; init; } = 0.999;
     public double WarmupEpochs { get; init; } = 1;
     public double GradientClip { get; init; } = 1.0;
-    public bool Bf16Autocast { get; init; }
     public int CheckpointEvery { get; init; } = 0;         // steps; 0 = only at the end of each stage
     public int Seed { get; init; } = 1;
     public int Experts { get; init; } = 3;
@@ -51,9 +50,22 @@ public sealed record TrainingConfig
         WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>Reads a JSON or YAML (.yaml, .yml) config; keys are snake_case in both.</summary>
     public static TrainingConfig Load(string path)
     {
-        try { return JsonSerializer.Deserialize<TrainingConfig>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty config"); }
+        if (!File.Exists(path)) throw new FileNotFoundException($"no training config at '{path}'", path);
+        string text = File.ReadAllText(path);
+        if (path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                return new YamlDotNet.Serialization.DeserializerBuilder()
+                    .WithNamingConvention(YamlDotNet.Serialization.NamingConventions.UnderscoredNamingConvention.Instance)
+                    .Build().Deserialize<TrainingConfig>(text) ?? throw new InvalidDataException($"{path}: empty config");
+            }
+            catch (YamlDotNet.Core.YamlException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        }
+        try { return JsonSerializer.Deserialize<TrainingConfig>(text, Json) ?? throw new InvalidDataException($"{path}: empty config"); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
     }
 

@@ -112,3 +112,33 @@ public sealed class ThemeAccuracyTests
         Assert.Equal("theme", TrainingSamples.AspectOfQuestion("reasoning"));
     }
 }
+
+public sealed class TrainingConfigTests
+{
+    [Fact]
+    public void JsonAndYamlConfigsReadTheSameAndPresetsAreNamed()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "rsmoe-config-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "run.json"), "{ \"stage\": \"stage1\", \"epochs\": 3, \"learning_rate\": 0.0005, \"stage1_lora\": true, // a comment\n \"experts\": 2 }");
+        File.WriteAllText(Path.Combine(dir, "run.yaml"), "stage: stage1\nepochs: 3\nlearning_rate: 0.0005\nstage1_lora: true\nexperts: 2\n");
+        var json = TrainingConfig.Load(Path.Combine(dir, "run.json"));
+        var yaml = TrainingConfig.Load(Path.Combine(dir, "run.yaml"));
+        Assert.Equal(json, yaml);
+        Assert.Equal(0.0005, yaml.LearningRate);
+        Assert.True(yaml.Stage1Lora);
+        Assert.Equal(0.05, TrainingConfig.Preset("default").WeightDecay);
+        Assert.Throws<ArgumentException>(() => TrainingConfig.Preset("nope"));
+        File.WriteAllText(Path.Combine(dir, "bad.yaml"), "stage: [unclosed");
+        Assert.Throws<InvalidDataException>(() => TrainingConfig.Load(Path.Combine(dir, "bad.yaml")));
+        foreach (var paper in Directory.GetFiles(FindConfigs(), "*.json"))
+            Assert.Equal("instructblip", TrainingConfig.Load(paper).ImageEncoder);
+    }
+
+    static string FindConfigs()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (Directory.Exists(Path.Combine(d.FullName, "configs", "paper"))) return Path.Combine(d.FullName, "configs", "paper");
+        throw new DirectoryNotFoundException("configs/paper");
+    }
+}
