@@ -214,6 +214,7 @@ public sealed class Trainer
                     if (start >= order.Length) break;
                     var rows = order.Skip(start).Take(batch).Select(i => samples[i]).ToList();
                     using var scope = NewDisposeScope();
+                    using var autocast = RsMoe.Model.Autocast.Bf16(_config.Bf16Autocast);
                     var loss = stage == "stage1" ? Stage1Loss(model, rows, features) : Stage2Loss(model, rows, features);
                     (loss / _config.GradientAccumulation).backward();
                     stepLoss += loss.item<float>() / _config.GradientAccumulation;

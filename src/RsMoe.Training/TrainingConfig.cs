@@ -38,6 +38,8 @@ public sealed record TrainingConfig
     public double Beta2 { get; init; } = 0.999;
     public double WarmupEpochs { get; init; } = 1;
     public double GradientClip { get; init; } = 1.0;
+    /// <summary>Linear layers multiply in bf16 (fp32 weights, norms and loss); see Autocast.</summary>
+    public bool Bf16Autocast { get; init; }
     public int CheckpointEvery { get; init; } = 0;         // steps; 0 = only at the end of each stage
     public int Seed { get; init; } = 1;
     public int Experts { get; init; } = 3;

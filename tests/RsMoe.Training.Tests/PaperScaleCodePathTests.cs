@@ -62,7 +62,7 @@ public sealed class PaperScaleCodePathTests
         {
             Stage = "two-stage", ImageEncoder = "instructblip", InstructBlip = blip, Llm = llm, Stage1Lora = true,
             Data = data, Output = Path.Combine(root, "run"), TrainImages = 8, BatchSize = 4, Epochs = 1, Stage2Epochs = 1, MaxSteps = 2,
-            LearningRate = 1e-3, Stage2LearningRate = 1e-3, IncludeVqa = true,
+            LearningRate = 1e-3, Stage2LearningRate = 1e-3, IncludeVqa = true, Bf16Autocast = true,
         };
         var report = new Trainer(config, _output.WriteLine).Run();
         Assert.True(report.LossByStage.ContainsKey("stage1") && report.LossByStage.ContainsKey("stage2"));

@@ -45,11 +45,11 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = DecodeLinear.Apply(x, weight, bias);
+        var y = Autocast.Linear(x, weight, bias);
         if (lora_A is null || lora_B is null || IsMerged) return y;
         using var scope = NewDisposeScope();
         var input = _loraDropout is not null && training ? _loraDropout.call(x) : x;
-        var update = lora_B.call(lora_A.call(input));
+        var update = Autocast.Linear(Autocast.Linear(input, lora_A.weight!, null), lora_B.weight!, null);
         return y.add_(update, _scaling).MoveToOuterDisposeScope();
     }
 
