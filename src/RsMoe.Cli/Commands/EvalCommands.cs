@@ -61,7 +61,7 @@ public static class EvalCommands
         var predictions = new Option<FileInfo>("--predictions") { Required = true, Description = "COCO results: [{\"image_id\", \"caption\"}]" };
         var references = new Option<FileInfo>("--references") { Required = true, Description = "Karpathy, RSICap, RSIEval or {\"images\":[{\"id\",\"references\"}]} JSON" };
         var split = new Option<string?>("--split") { Description = "Split of a Karpathy file (default test; 'all' for every image)" };
-        var meteorData = new Option<DirectoryInfo?>("--meteor-data") { Description = "METEOR's data folder (function words) when you have it" };
+        X
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var noTokenize = new Option<bool>("--no-ptb") { Description = "Captions are already tokenised: skip the PTB tokeniser" };
         var command = new Command("captions", "BLEU-1..4, METEOR, ROUGE-L and CIDEr-D as the COCO caption toolkit computes them")
@@ -99,7 +99,7 @@ public static class EvalCommands
                 }
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or JsonException)
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or JsonException)
             {
                 return CliErrors.Report(e, asJson);
             }

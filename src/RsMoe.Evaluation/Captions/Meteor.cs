@@ -15,34 +15,53 @@ public sealed record MeteorModules(bool Exact, bool Stem, bool Synonym, bool Par
 /// exact and Snowball-stem matching, METEOR's beam search for the alignment (beam 40; more matches, then fewer
 /// chunks, then less distance), δ-weighted precision and recall over content and function words, and the
 /// fragmentation penalty. Several references: the first with the strictly best score. The corpus score comes
-/// from statistics summed over images. Synonym and paraphrase matching need WordNet and the paraphrase table,
-/// which are not shipped: without them scores are at or below the official jar's.
+/// from statistics summed over images. Synonym (weight 0.8) and paraphrase (0.6, multi-word) matching run when
+/// METEOR's WordNet files and paraphrase table are supplied (<see cref="FromDataDirectory"/>); they are not shipped,
+/// and without them scores are at or below the official jar's.
 /// </summary>
 public sealed partial class Meteor
 {
     const double Alpha = 0.85, Beta = 0.2, Gamma = 0.6, Delta = 0.75;
     const int BeamSize = 40;
-    static readonly double[] ScoreWeights = [1.0, 0.6];   // exact, stem
-    static readonly double[] SearchWeights = [1.0, 0.5];  // METEOR aligns with 1.0 / 0.5, then scores with the task weights
+    const int Exact = 0, Stem = 1, Synonym = 2, Paraphrase = 3;
+    static readonly double[] ScoreWeights = [1.0, 0.6, 0.8, 0.6];   // exact, stem, synonym, paraphrase
+    static readonly double[] SearchWeights = [1.0, 0.5, 0.5, 0.5];  // METEOR aligns with these, then scores with the task weights
 
     readonly IReadOnlySet<string> _functionWords;
+    readonly MeteorSynonyms? _synonyms;
+    readonly MeteorParaphrases? _paraphrases;
     readonly Dictionary<string, string> _stems = new(StringComparer.Ordinal);
 
     public MeteorModules Modules { get; }
 
-    public Meteor(IReadOnlySet<string>? functionWords = null, string functionWordSource = "built-in English list")
+    public Meteor(IReadOnlySet<string>? functionWords = null, string functionWordSource = "built-in English list",
+        MeteorSynonyms? synonyms = null, MeteorParaphrases? paraphrases = null)
     {
         _functionWords = functionWords ?? MeteorFunctionWords.English;
-        Modules = new MeteorModules(true, true, false, false, functionWordSource);
+        _synonyms = synonyms;
+        _paraphrases = paraphrases;
+        Modules = new MeteorModules(true, true, synonyms is not null, paraphrases is not null, functionWordSource);
     }
 
-    /// <summary>Uses <c>DIR/function/english.words</c> (or <c>DIR/english.words</c>) from METEOR's data when present.</summary>
+    /// <summary>
+    /// Reads what METEOR 1.5's data folder holds (the jar's resources unpacked, plus the paraphrase table):
+    /// <c>function/english.words</c>, <c>synonym/english.exceptions</c> + <c>synonym/english.synsets</c>, and
+    /// <c>paraphrase-en.gz</c> (also looked for under <c>data/</c>). Each is used when present; at least one must be.
+    /// </summary>
     public static Meteor FromDataDirectory(string? directory)
     {
         if (string.IsNullOrEmpty(directory)) return new Meteor();
-        foreach (var candidate in new[] { Path.Combine(directory, "function", "english.words"), Path.Combine(directory, "english.words") })
-            if (File.Exists(candidate)) return new Meteor(MeteorFunctionWords.Load(candidate), candidate);
-        throw new FileNotFoundException($"no METEOR function-word file (function/english.words) under '{directory}'");
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"METEOR data folder '{directory}' does not exist");
+        string? Find(params string[] relative) => relative.Select(r => Path.Combine(directory, r)).FirstOrDefault(File.Exists);
+        string? words = Find("function/english.words", "english.words");
+        string? exceptions = Find("synonym/english.exceptions", "english.exceptions");
+        string? synsets = Find("synonym/english.synsets", "english.synsets");
+        string? paraphrase = Find("paraphrase-en.gz", "data/paraphrase-en.gz", "paraphrase-en");
+        if (words is null && synsets is null && paraphrase is null)
+            throw new FileNotFoundException($"no METEOR data (function/english.words, synonym/english.synsets, paraphrase-en.gz) under '{directory}'");
+        return new Meteor(words is null ? null : MeteorFunctionWords.Load(words), words ?? "built-in English list",
+            exceptions is not null && synsets is not null ? MeteorSynonyms.Load(exceptions, synsets) : null,
+            paraphrase is null ? null : MeteorParaphrases.Load(paraphrase));
     }
 
     /// <summary>Sufficient statistics of one candidate/reference pair; they add over a corpus.</summary>
@@ -59,7 +78,7 @@ public sealed partial class Meteor
 
         static double[] Add(double[] x, double[] y) => x.Zip(y, (p, q) => p + q).ToArray();
 
-        public static Stats Zero => new(0, 0, 0, 0, new double[2], new double[2], new double[2], new double[2], 0, 0, 0);
+        public static Stats Zero => new(0, 0, 0, 0, new double[4], new double[4], new double[4], new double[4], 0, 0, 0);
 
         public double Score()
         {
@@ -138,7 +157,8 @@ public sealed partial class Meteor
         return stem;
     }
 
-    sealed record Match(int TestIndex, int ReferenceIndex, int Module);
+    /// <summary>A match of candidate words [TestStart, +TestLength) to reference words [RefStart, +RefLength).</summary>
+    sealed record Match(int TestStart, int TestLength, int RefStart, int RefLength, int Module);
 
     sealed class SearchPath
     {
@@ -146,13 +166,27 @@ public sealed partial class Meteor
         public required bool[] TestUsed;
         public required bool[] ReferenceUsed;
         public double Weighted;
-        public int Chunks, Distance, LastMatchEnd = -1;
+        public int Chunks, Distance, LastMatchEnd = -1, Index;
 
         public SearchPath Clone() => new()
         {
             Matches = (Match?[])Matches.Clone(), TestUsed = (bool[])TestUsed.Clone(), ReferenceUsed = (bool[])ReferenceUsed.Clone(),
-            Weighted = Weighted, Chunks = Chunks, Distance = Distance, LastMatchEnd = LastMatchEnd,
+            Weighted = Weighted, Chunks = Chunks, Distance = Distance, LastMatchEnd = LastMatchEnd, Index = Index,
         };
+
+        public bool Free(Match m)
+        {
+            for (int k = 0; k < m.TestLength; k++) if (TestUsed[m.TestStart + k]) return false;
+            for (int k = 0; k < m.RefLength; k++) if (ReferenceUsed[m.RefStart + k]) return false;
+            return true;
+        }
+
+        public void Use(Match m)
+        {
+            for (int k = 0; k < m.TestLength; k++) TestUsed[m.TestStart + k] = true;
+            for (int k = 0; k < m.RefLength; k++) ReferenceUsed[m.RefStart + k] = true;
+            Matches[m.RefStart] = m;
+        }
     }
 
     static int Compare(SearchPath a, SearchPath b)
@@ -163,33 +197,64 @@ public sealed partial class Meteor
         return byChunks != 0 ? byChunks : a.Distance.CompareTo(b.Distance);
     }
 
+    /// <summary>Every candidate match, by reference start, in METEOR's module order: exact, stem, synonym, paraphrase.</summary>
+    List<Match>[] CandidateMatches(string[] test, string[] reference, int[] testCoverage, int[] refCoverage)
+    {
+        var byReference = Enumerable.Range(0, reference.Length).Select(_ => new List<Match>()).ToArray();
+        void Add(Match m)
+        {
+            byReference[m.RefStart].Add(m);
+            for (int k = 0; k < m.TestLength; k++) testCoverage[m.TestStart + k]++;
+            for (int k = 0; k < m.RefLength; k++) refCoverage[m.RefStart + k]++;
+        }
+        for (int j = 0; j < reference.Length; j++)
+            for (int i = 0; i < test.Length; i++)
+                if (test[i] == reference[j]) Add(new Match(i, 1, j, 1, Exact));
+        // Identical sentences need only exact matches (METEOR avoids beam-search errors this way).
+        if (test.SequenceEqual(reference)) return byReference;
+        for (int j = 0; j < reference.Length; j++)
+            for (int i = 0; i < test.Length; i++)
+                if (test[i] != reference[j] && StemOf(test[i]) == StemOf(reference[j])) Add(new Match(i, 1, j, 1, Stem));
+        if (_synonyms is not null)
+        {
+            var testSets = test.Select(_synonyms.SynsetsOf).ToArray();
+            var refSets = reference.Select(_synonyms.SynsetsOf).ToArray();
+            for (int j = 0; j < reference.Length; j++)
+                for (int i = 0; i < test.Length; i++)
+                    if (test[i] != reference[j] && testSets[i].Overlaps(refSets[j])) Add(new Match(i, 1, j, 1, Synonym));
+        }
+        if (_paraphrases is not null)
+        {
+            // Paraphrases of reference phrases found in the candidate, then of candidate phrases found in the reference.
+            for (int j = 0; j < reference.Length; j++)
+                foreach (var (length, words) in _paraphrases.From(reference, j))
+                    for (int i = 0; i + words.Length <= test.Length; i++)
+                        if (test.AsSpan(i, words.Length).SequenceEqual(words)) Add(new Match(i, words.Length, j, length, Paraphrase));
+            for (int i = 0; i < test.Length; i++)
+                foreach (var (length, words) in _paraphrases.From(test, i))
+                    for (int j = 0; j + words.Length <= reference.Length; j++)
+                        if (reference.AsSpan(j, words.Length).SequenceEqual(words)) Add(new Match(i, length, j, words.Length, Paraphrase));
+        }
+        return byReference;
+    }
+
     /// <summary>Aligns candidate (line 1) to reference (line 2) and returns the statistics.</summary>
     Stats Align(string[] test, string[] reference)
     {
-        // Candidate matches per reference position, exact first (in candidate order), then stem.
-        var byReference = Enumerable.Range(0, reference.Length).Select(_ => new List<Match>()).ToArray();
         var testCoverage = new int[test.Length];
         var refCoverage = new int[reference.Length];
-        bool identical = test.SequenceEqual(reference);
-        for (int j = 0; j < reference.Length; j++)
-            for (int i = 0; i < test.Length; i++)
-                if (test[i] == reference[j]) { byReference[j].Add(new Match(i, j, 0)); testCoverage[i]++; refCoverage[j]++; }
-        if (!identical)
-            for (int j = 0; j < reference.Length; j++)
-                for (int i = 0; i < test.Length; i++)
-                    if (test[i] != reference[j] && StemOf(test[i]) == StemOf(reference[j]))
-                    { byReference[j].Add(new Match(i, j, 1)); testCoverage[i]++; refCoverage[j]++; }
+        var byReference = CandidateMatches(test, reference, testCoverage, refCoverage);
 
         var start = new SearchPath { Matches = new Match?[reference.Length], TestUsed = new bool[test.Length], ReferenceUsed = new bool[reference.Length] };
-        // Matches whose words have no other candidate are fixed before the search.
+        // A match whose words have no other candidate is fixed before the search.
         for (int j = 0; j < reference.Length; j++)
-            if (byReference[j].Count == 1 && refCoverage[j] == 1 && testCoverage[byReference[j][0].TestIndex] == 1)
-            {
-                var m = byReference[j][0];
-                start.Matches[j] = m;
-                start.ReferenceUsed[j] = true;
-                start.TestUsed[m.TestIndex] = true;
-            }
+        {
+            if (byReference[j].Count != 1) continue;
+            var m = byReference[j][0];
+            bool alone = Enumerable.Range(m.RefStart, m.RefLength).All(k => refCoverage[k] == 1)
+                && Enumerable.Range(m.TestStart, m.TestLength).All(k => testCoverage[k] == 1);
+            if (alone) start.Use(m);
+        }
 
         var paths = new List<SearchPath> { start };
         for (int current = 0; current <= reference.Length; current++)
@@ -206,24 +271,23 @@ public sealed partial class Meteor
                 }
                 if (path.ReferenceUsed[current])
                 {
-                    var fixedMatch = path.Matches[current];
-                    if (fixedMatch is not null) Take(path, fixedMatch);
+                    // Inside a span taken earlier, or the start of a fixed match.
+                    if (current >= path.Index && path.Matches[current] is { } fixedMatch) Take(path, fixedMatch);
                     next.Add(path);
                     continue;
                 }
                 foreach (var m in byReference[current])
                 {
-                    if (path.TestUsed[m.TestIndex]) continue;
+                    if (!path.Free(m)) continue;
                     var extended = path.Clone();
-                    extended.TestUsed[m.TestIndex] = true;
-                    extended.ReferenceUsed[current] = true;
-                    extended.Matches[current] = m;
+                    extended.Use(m);
                     Take(extended, m);
                     // METEOR 1.5 adds this distance to the path it branched from; kept for identical tie-breaking.
-                    path.Distance += Math.Abs(m.ReferenceIndex - m.TestIndex);
+                    path.Distance += Math.Abs(m.RefStart - m.TestStart);
                     next.Add(extended);
                 }
                 if (path.LastMatchEnd != -1) { path.Chunks++; path.LastMatchEnd = -1; }
+                path.Index++;
                 next.Add(path);
             }
             paths = next.Count > 0 ? next : [paths[0]];
@@ -233,42 +297,49 @@ public sealed partial class Meteor
 
         bool[] testFunction = test.Select(w => _functionWords.Contains(w)).ToArray();
         bool[] refFunction = reference.Select(w => _functionWords.Contains(w)).ToArray();
-        var testContent = new double[2];
-        var refContent = new double[2];
-        var testFunctionMatches = new double[2];
-        var refFunctionMatches = new double[2];
-        int matched = 0;
+        var testContent = new double[4];
+        var refContent = new double[4];
+        var testFunctionMatches = new double[4];
+        var refFunctionMatches = new double[4];
+        int testMatched = 0, refMatched = 0;
         foreach (var m in best.Matches)
         {
             if (m is null) continue;
-            matched++;
-            if (testFunction[m.TestIndex]) testFunctionMatches[m.Module]++; else testContent[m.Module]++;
-            if (refFunction[m.ReferenceIndex]) refFunctionMatches[m.Module]++; else refContent[m.Module]++;
+            for (int k = 0; k < m.TestLength; k++)
+                if (testFunction[m.TestStart + k]) testFunctionMatches[m.Module]++; else testContent[m.Module]++;
+            for (int k = 0; k < m.RefLength; k++)
+                if (refFunction[m.RefStart + k]) refFunctionMatches[m.Module]++; else refContent[m.Module]++;
+            testMatched += m.TestLength;
+            refMatched += m.RefLength;
         }
         return new Stats(test.Length, reference.Length, testFunction.Count(f => f), refFunction.Count(f => f),
-            testContent, refContent, testFunctionMatches, refFunctionMatches, CountChunks(best.Matches), matched, matched);
+            testContent, refContent, testFunctionMatches, refFunctionMatches, CountChunks(best.Matches), testMatched, refMatched);
     }
 
     static void Take(SearchPath path, Match m)
     {
-        path.Weighted += 2 * SearchWeights[m.Module];
-        if (path.LastMatchEnd != -1 && m.TestIndex != path.LastMatchEnd) path.Chunks++;
-        path.LastMatchEnd = m.TestIndex + 1;
-        path.Distance += Math.Abs(m.ReferenceIndex - m.TestIndex);
+        path.Weighted += (m.TestLength + m.RefLength) * SearchWeights[m.Module];
+        if (path.LastMatchEnd != -1 && m.TestStart != path.LastMatchEnd) path.Chunks++;
+        path.Index = m.RefStart + m.RefLength;
+        path.LastMatchEnd = m.TestStart + m.TestLength;
+        path.Distance += Math.Abs(m.RefStart - m.TestStart);
     }
 
     static int CountChunks(Match?[] matches)
     {
-        int chunks = 0, lastEnd = -1;
-        foreach (var m in matches)
+        int chunks = 0, lastEnd = -1, index = 0;
+        while (index < matches.Length)
         {
+            var m = matches[index];
             if (m is null)
             {
                 if (lastEnd != -1) { chunks++; lastEnd = -1; }
+                index++;
                 continue;
             }
-            if (lastEnd != -1 && m.TestIndex != lastEnd) chunks++;
-            lastEnd = m.TestIndex + 1;
+            if (lastEnd != -1 && m.TestStart != lastEnd) chunks++;
+            index = m.RefStart + m.RefLength;
+            lastEnd = m.TestStart + m.TestLength;
         }
         return lastEnd != -1 ? chunks + 1 : chunks;
     }
