@@ -61,7 +61,7 @@ public static class EvalCommands
         var predictions = new Option<FileInfo>("--predictions") { Required = true, Description = "COCO results: [{\"image_id\", \"caption\"}]" };
         var references = new Option<FileInfo>("--references") { Required = true, Description = "Karpathy, RSICap, RSIEval or {\"images\":[{\"id\",\"references\"}]} JSON" };
         var split = new Option<string?>("--split") { Description = "Split of a Karpathy file (default test; 'all' for every image)" };
-        X
+        var meteorData = new Option<DirectoryInfo?>("--meteor-data") { Description = "METEOR 1.5's data when you have it: function/english.words, synonym/english.{exceptions,synsets}, paraphrase-en.gz" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var noTokenize = new Option<bool>("--no-ptb") { Description = "Captions are already tokenised: skip the PTB tokeniser" };
         var command = new Command("captions", "BLEU-1..4, METEOR, ROUGE-L and CIDEr-D as the COCO caption toolkit computes them")
