@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RsMoe.Cli.Tests.Support;
 
 namespace RsMoe.Cli.Tests;
 
@@ -21,7 +22,7 @@ public sealed class DefaultModelTests
     [InlineData("residential.png", "residential")]
     public void CaptionsASampleSceneInThreeSectionsWithTheRightTheme(string sample, string theme)
     {
-        var (code, output, error) = EvalCommandTests.Rsmoe("caption", Sample(sample), "--json");
+        var (code, output, error) = RsmoeProcess.Run("caption", Sample(sample), "--json");
         Assert.True(code == 0, output + error);
         using var json = JsonDocument.Parse(output);
         var sections = json.RootElement.GetProperty("sections").EnumerateArray().ToList();
@@ -34,12 +35,12 @@ public sealed class DefaultModelTests
     [Fact]
     public void RoutesQuestionsToTheExpertOfTheirAspect()
     {
-        var (code, output, _) = EvalCommandTests.Rsmoe("ask", Sample("harbor.png"), "Are there any ships in this image?", "--json");
+        var (code, output, _) = RsmoeProcess.Run("ask", Sample("harbor.png"), "Are there any ships in this image?", "--json");
         Assert.Equal(0, code);
         using var presence = JsonDocument.Parse(output);
         Assert.Equal("objects", presence.RootElement.GetProperty("expert").GetString());
         Assert.StartsWith("Yes", presence.RootElement.GetProperty("answer").GetString());
-        (code, output, _) = EvalCommandTests.Rsmoe("ask", Sample("harbor.png"), "What kind of scene is shown in this image?", "--json");
+        (code, output, _) = RsmoeProcess.Run("ask", Sample("harbor.png"), "What kind of scene is shown in this image?", "--json");
         using var scene = JsonDocument.Parse(output);
         Assert.Equal("theme", scene.RootElement.GetProperty("expert").GetString());
     }
@@ -49,7 +50,7 @@ public sealed class DefaultModelTests
     {
         string path = Path.Combine(Path.GetTempPath(), $"not-an-image-{Guid.NewGuid():N}.png");
         File.WriteAllText(path, "hello");
-        var (code, _, error) = EvalCommandTests.Rsmoe("caption", path);
+        var (code, _, error) = RsmoeProcess.Run("caption", path);
         Assert.Equal(2, code);
         Assert.Contains("not an image", error);
     }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using RsMoe.Cli.Tests.Support;
 using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.Cli.Tests;
@@ -7,16 +7,7 @@ namespace RsMoe.Cli.Tests;
 /// <summary><c>rsmoe eval</c> and <c>rsmoe data</c> on the real corpora in ../shared.</summary>
 public sealed class EvalCommandTests
 {
-    internal static (int ExitCode, string Stdout, string Stderr) Rsmoe(params string[] args)
-    {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "rsmoe")) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000));
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Stdout, string Stderr) Rsmoe(params string[] args) => RsmoeProcess.Run(args);
 
     static string Temp(string name, string content)
     {

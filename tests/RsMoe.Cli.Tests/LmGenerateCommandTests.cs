@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using RsMoe.Cli.Tests.Support;
 using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.Cli.Tests;
@@ -7,19 +7,7 @@ namespace RsMoe.Cli.Tests;
 /// <summary>The real <c>rsmoe</c> executable, run as a user would, on the tiny random Llama imported from ONNX.</summary>
 public sealed class LmGenerateCommandTests
 {
-    static (int ExitCode, string Stdout, string Stderr) Rsmoe(params string[] args)
-    {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "rsmoe"))
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000), "rsmoe did not finish in two minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int ExitCode, string Stdout, string Stderr) Rsmoe(params string[] args) => RsmoeProcess.Run(args);
 
     static string ImportTinyModel()
     {

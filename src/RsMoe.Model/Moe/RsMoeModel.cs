@@ -120,8 +120,7 @@ public sealed class RsMoeModel : IDisposable
         foreach (var role in Config.Router.ExpertRoles)
         {
             var copy = LlamaForCausalLM.Create(Config.Llm, Base.DType, seed: 0);
-            var baseWeights = Base.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
-            StateDictLoader.Load(copy, baseWeights).EnsureComplete($"expert {role} from the Stage I model");
+            StateDictLoader.Load(copy, BaseWeights(Base)).EnsureComplete($"expert {role} from the Stage I model");
             LoraInjector.Attach(copy, Config.ExpertLora);
             if (Device.type != DeviceType.CPU) copy.to(Device);
             _experts[role] = copy;
@@ -283,13 +282,16 @@ public sealed class RsMoeModel : IDisposable
     public static LlamaForCausalLM LoadExpert(RsMoeConfig config, LlamaForCausalLM baseModel, string adapterDirectory, bool merge = true)
     {
         var expert = LlamaForCausalLM.Create(config.Llm, baseModel.DType);
-        var baseWeights = baseModel.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
-        StateDictLoader.Load(expert, baseWeights).EnsureComplete("expert base");
+        StateDictLoader.Load(expert, BaseWeights(baseModel)).EnsureComplete("expert base");
         PeftAdapter.Load(expert, adapterDirectory);
         if (merge) LoraInjector.Merge(expert);
         expert.eval();
         return expert;
     }
+
+    /// <summary>A language model's weights without any LoRA adapter tensors (merged Stage I adapters are already in them).</summary>
+    static Dictionary<string, Tensor> BaseWeights(LlamaForCausalLM lm) =>
+        lm.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
 
     /// <summary>Swaps one expert's adapter (validated first; the old expert stays on failure).</summary>
     public void ReplaceExpert(string role, string adapterDirectory)
