@@ -10,7 +10,7 @@ namespace RsMoe.Training;
 /// and the encoder's identity, so epochs after the first never run the encoder and a changed encoder never
 /// reads stale features.
 /// </summary>
-public sealed class FeatureCache : IDisposable
+public sealed class FeatureCache
 {
     readonly IImageEncoder _encoder;
     readonly ImagePreprocessing _preprocessing;
@@ -56,5 +56,4 @@ public sealed class FeatureCache : IDisposable
         return tokens.to_type(ScalarType.Float16).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    public void Dispose() { }
 }

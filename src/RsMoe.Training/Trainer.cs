@@ -197,7 +197,7 @@ public sealed class Trainer
         int stepsThisRun = 0;
         for (int epoch = resume?.Epoch ?? 0; epoch < epochs && globalStep < totalSteps; epoch++)
         {
-            var order = Enumerable.Range(0, samples.Count).OrderBy(_ => 0).ToArray();
+            var order = Enumerable.Range(0, samples.Count).ToArray();
             new Random(_config.Seed * 7919 + epoch + (stage == "stage2" ? 100003 : 0)).Shuffle(order);
             double epochLoss = 0;
             int epochSteps = 0;

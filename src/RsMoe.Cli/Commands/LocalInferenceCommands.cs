@@ -23,13 +23,25 @@ public static class LocalInferenceCommands
         throw new DirectoryNotFoundException("the embedded default model (models/default) was not found; pass --model DIR");
     }
 
-    static (RsMoeModel Model, Tensor Tokens) Prepare(string modelDirectory, string image)
+    /// <summary>
+    /// Loads the model, encodes the image and hands both to <paramref name="use"/>; a missing model, a file that is
+    /// not an image or a corrupt checkpoint becomes one error line (or JSON object) and exit code 2.
+    /// </summary>
+    static int WithModelAndImage(string? modelDirectory, string image, bool asJson, Action<RsMoeModel, Tensor> use)
     {
-        var model = RsMoeModel.Load(modelDirectory);
-        using var encoder = new ResNetImageEncoder();
-        var pixels = ImageDecoder.Preprocess(File.ReadAllBytes(image), ImagePreprocessing.ResNet18Cntk);
-        var tokens = encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
-        return (model, tokens);
+        try
+        {
+            using var model = RsMoeModel.Load(modelDirectory ?? DefaultModelDirectory());
+            using var encoder = new ResNetImageEncoder();
+            var pixels = ImageDecoder.Preprocess(File.ReadAllBytes(image), ImagePreprocessing.ResNet18Cntk);
+            using var tokens = encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
+            use(model, tokens);
+            return 0;
+        }
+        catch (Exception e) when (e is ImageRejectedException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+        {
+            return CliErrors.Report(e, asJson);
+        }
     }
 
     public static Command Caption()
@@ -42,27 +54,18 @@ public static class LocalInferenceCommands
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
-            try
+            return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
             {
-                var (m, tokens) = Prepare(parse.GetValue(model)?.FullName ?? DefaultModelDirectory(), parse.GetValue(image)!.FullName);
-                using (m)
+                var result = m.Caption(tokens, parse.GetValue(instruction)!);
+                if (asJson)
+                    Console.WriteLine(JsonSerializer.Serialize(new { caption = result.Caption, sections = result.Sections.Select(s => new { aspect = s.Aspect, expert = s.Expert, text = s.Text }), gate = result.Gate }));
+                else
                 {
-                    var result = m.Caption(tokens, parse.GetValue(instruction)!);
-                    if (asJson)
-                        Console.WriteLine(JsonSerializer.Serialize(new { caption = result.Caption, sections = result.Sections.Select(s => new { aspect = s.Aspect, expert = s.Expert, text = s.Text }), gate = result.Gate }));
-                    else
-                    {
-                        foreach (var s in result.Sections) Console.WriteLine($"[{s.Aspect}] {s.Text}");
-                        Console.WriteLine();
-                        Console.WriteLine(result.Caption);
-                    }
+                    foreach (var s in result.Sections) Console.WriteLine($"[{s.Aspect}] {s.Text}");
+                    Console.WriteLine();
+                    Console.WriteLine(result.Caption);
                 }
-                return 0;
-            }
-            catch (Exception e) when (e is ImageRejectedException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
-            {
-                return CliErrors.Report(e, asJson);
-            }
+            });
         });
         return command;
     }
@@ -77,21 +80,12 @@ public static class LocalInferenceCommands
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
-            try
+            return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
             {
-                var (m, tokens) = Prepare(parse.GetValue(model)?.FullName ?? DefaultModelDirectory(), parse.GetValue(image)!.FullName);
-                using (m)
-                {
-                    var answer = m.Ask(tokens, parse.GetValue(question)!);
-                    if (asJson) Console.WriteLine(JsonSerializer.Serialize(new { answer = answer.Answer, expert = answer.Expert, gate = answer.Gate }));
-                    else Console.WriteLine($"[{answer.Expert}] {answer.Answer}");
-                }
-                return 0;
-            }
-            catch (Exception e) when (e is ImageRejectedException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
-            {
-                return CliErrors.Report(e, asJson);
-            }
+                var answer = m.Ask(tokens, parse.GetValue(question)!);
+                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new { answer = answer.Answer, expert = answer.Expert, gate = answer.Gate }));
+                else Console.WriteLine($"[{answer.Expert}] {answer.Answer}");
+            });
         });
         return command;
     }
