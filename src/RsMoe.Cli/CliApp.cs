@@ -17,6 +17,7 @@ public static class CliApp
         AblateCommand.Create(),
         LocalInferenceCommands.Caption(),
         LocalInferenceCommands.Ask(),
+        UpCommand.Create(),
     };
 
     public static int Run(string[] args) => Build().Parse(args).Invoke();

@@ -9,19 +9,11 @@ namespace RsMoe.Cli.Commands;
 
 /// <summary>
 /// <c>rsmoe caption IMAGE</c> and <c>rsmoe ask IMAGE QUESTION</c> run the model in this process
-/// (the embedded default unless <c>--model</c> names another folder).
+/// (the embedded default unless <c>--model</c> names another folder), or ask a gateway with <c>--gateway URL</c>.
 /// </summary>
 public static class LocalInferenceCommands
 {
-    public static string DefaultModelDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "default");
-            if (File.Exists(Path.Combine(candidate, "rsmoe_config.json"))) return candidate;
-        }
-        throw new DirectoryNotFoundException("the embedded default model (models/default) was not found; pass --model DIR");
-    }
+    public static string DefaultModelDirectory() => ModelLocator.DefaultModelDirectory();
 
     /// <summary>
     /// Loads the model, encodes the image and hands both to <paramref name="use"/>; a missing model, a file that is
@@ -44,16 +36,24 @@ public static class LocalInferenceCommands
         }
     }
 
+    static Option<string?> GatewayOption() => new("--gateway")
+    {
+        Description = "Ask a running gateway (its gRPC URL, e.g. http://127.0.0.1:5081) instead of loading the model here",
+    };
+
     public static Command Caption()
     {
         var image = new Argument<FileInfo>("image") { Description = "PNG, JPEG or TIFF file" };
         var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
         var instruction = new Option<string>("--instruction") { DefaultValueFactory = _ => "Describe this image in detail." };
         var json = new Option<bool>("--json");
-        var command = new Command("caption", "Caption an image: each expert writes its section") { image, model, instruction, json };
+        var gateway = GatewayOption();
+        var command = new Command("caption", "Caption an image: each expert writes its section") { image, model, instruction, json, gateway };
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
+            if (parse.GetValue(gateway) is { } url)
+                return GatewayCommands.CaptionAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(instruction), asJson, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
             return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
             {
                 var result = m.Caption(tokens, parse.GetValue(instruction)!);
@@ -76,10 +76,13 @@ public static class LocalInferenceCommands
         var question = new Argument<string>("question");
         var model = new Option<DirectoryInfo?>("--model");
         var json = new Option<bool>("--json");
-        var command = new Command("ask", "Answer a question about an image with the top-gated expert") { image, question, model, json };
+        var gateway = GatewayOption();
+        var command = new Command("ask", "Answer a question about an image with the top-gated expert") { image, question, model, json, gateway };
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
+            if (parse.GetValue(gateway) is { } url)
+                return GatewayCommands.AskAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(question)!, asJson, TimeSpan.FromMinutes(1)).GetAwaiter().GetResult();
             return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
             {
                 var answer = m.Ask(tokens, parse.GetValue(question)!);

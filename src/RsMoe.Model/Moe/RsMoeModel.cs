@@ -1,3 +1,4 @@
+using RsMoe.Captions;
 using RsMoe.Model.Checkpoints;
 using RsMoe.Model.Generation;
 using RsMoe.Model.Llm;
@@ -128,15 +129,19 @@ public sealed class RsMoeModel : IDisposable
     }
 
     /// <summary>The Q-Former's instruction ids [B, T] and mask [B, T], right-padded.</summary>
-    public (Tensor Ids, Tensor Mask) EncodeInstructions(IReadOnlyList<string> instructions)
+    public (Tensor Ids, Tensor Mask) EncodeInstructions(IReadOnlyList<string> instructions) =>
+        EncodeInstructions(InstructionTokenizer, Config.MaxInstructionTokens, instructions, Device);
+
+    /// <summary>The Q-Former's instruction ids [B, T] and mask [B, T], right-padded, at most <paramref name="maxTokens"/> each.</summary>
+    public static (Tensor Ids, Tensor Mask) EncodeInstructions(BertWordPieceTokenizer tokenizer, int maxTokens, IReadOnlyList<string> instructions, Device device)
     {
-        var rows = instructions.Select(i => InstructionTokenizer.Encode(i).Take(Config.MaxInstructionTokens).Select(x => (long)x).ToArray()).ToList();
+        var rows = instructions.Select(i => tokenizer.Encode(i).Take(maxTokens).Select(x => (long)x).ToArray()).ToList();
         int width = Math.Max(1, rows.Max(r => r.Length));
         var ids = new long[rows.Count * width];
         var mask = new long[rows.Count * width];
         for (int r = 0; r < rows.Count; r++)
             for (int k = 0; k < rows[r].Length; k++) { ids[r * width + k] = rows[r][k]; mask[r * width + k] = 1; }
-        return (tensor(ids, [rows.Count, width], ScalarType.Int64, Device), tensor(mask, [rows.Count, width], ScalarType.Int64, Device));
+        return (tensor(ids, [rows.Count, width], ScalarType.Int64, device), tensor(mask, [rows.Count, width], ScalarType.Int64, device));
     }
 
     /// <summary>Visual tokens [B, N, vision] and instructions to per-expert prefixes and the gate.</summary>
@@ -248,22 +253,40 @@ public sealed class RsMoeModel : IDisposable
             PeftAdapter.Save(expert, Path.Combine(directory, "experts", role), baseModel: "../../llm");
     }
 
-    public static RsMoeModel Load(string directory, Device? device = null, bool mergeAdapters = true)
+    /// <summary>A model folder's <c>rsmoe_config.json</c>.</summary>
+    public static RsMoeConfig LoadConfig(string directory)
     {
-        device ??= CPU;
         string configPath = Path.Combine(directory, "rsmoe_config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"'{directory}' is not an RS-MoE model folder (no rsmoe_config.json)", configPath);
-        var config = RsMoeConfig.Load(configPath);
-        var instructions = File.ReadAllLines(Path.Combine(directory, config.InstructionVocabulary));
-        ITextTokenizer llmTokenizer = File.Exists(Path.Combine(directory, config.LlmVocabulary))
+        return RsMoeConfig.Load(configPath);
+    }
+
+    public static BertWordPieceTokenizer LoadInstructionTokenizer(string directory, RsMoeConfig config) =>
+        BertWordPieceTokenizer.FromVocabulary(File.ReadAllLines(Path.Combine(directory, config.InstructionVocabulary)));
+
+    /// <summary>The word-level vocabulary of a model trained here, else the tokenizer files beside the LLM.</summary>
+    public static ITextTokenizer LoadLlmTokenizer(string directory, RsMoeConfig config) =>
+        File.Exists(Path.Combine(directory, config.LlmVocabulary))
             ? WordLevelTokenizer.Load(Path.Combine(directory, config.LlmVocabulary))
             : TokenizerLoader.FromDirectory(Path.Combine(directory, "llm"));
+
+    /// <summary>The VLM encoder with the router from <c>vlm_encoder.safetensors</c>, every key checked, in eval mode.</summary>
+    public static VlmEncoder LoadVlmEncoder(string directory, RsMoeConfig config)
+    {
         var encoder = new VlmEncoder(config.QFormer, config.NumQueryTokens, config.Llm.HiddenSize, config.Router);
         using (var checkpoint = CheckpointDirectory.Open(Path.Combine(directory, "vlm_encoder.safetensors")))
             StateDictLoader.Load(encoder, checkpoint).EnsureComplete($"VLM encoder in {directory}");
         encoder.eval();
+        return encoder;
+    }
+
+    public static RsMoeModel Load(string directory, Device? device = null, bool mergeAdapters = true)
+    {
+        device ??= CPU;
+        var config = LoadConfig(directory);
+        var encoder = LoadVlmEncoder(directory, config);
         var llm = LlamaForCausalLM.FromPretrained(Path.Combine(directory, "llm"));
-        var model = new RsMoeModel(config, encoder, llm, BertWordPieceTokenizer.FromVocabulary(instructions), llmTokenizer, device);
+        var model = new RsMoeModel(config, encoder, llm, LoadInstructionTokenizer(directory, config), LoadLlmTokenizer(directory, config), device);
         string experts = Path.Combine(directory, "experts");
         if (Directory.Exists(experts))
         {

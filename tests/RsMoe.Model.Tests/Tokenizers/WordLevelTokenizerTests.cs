@@ -1,3 +1,4 @@
+using RsMoe.Captions;
 using RsMoe.Model.Moe;
 using RsMoe.Model.Tokenizers;
 

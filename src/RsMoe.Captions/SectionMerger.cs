@@ -1,4 +1,4 @@
-namespace RsMoe.Model.Moe;
+namespace RsMoe.Captions;
 
 /// <summary>One expert's part of a caption.</summary>
 public sealed record CaptionSection(string Aspect, string Expert, string Text);

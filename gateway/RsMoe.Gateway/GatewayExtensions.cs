@@ -1,0 +1,43 @@
+using RsMoe.Gateway.Api;
+using RsMoe.Gateway.Backends;
+using RsMoe.Gateway.Caching;
+using RsMoe.Gateway.Pipeline;
+using RsMoe.ServiceDefaults;
+
+namespace RsMoe.Gateway;
+
+public static class GatewayExtensions
+{
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        if (options.ExpertRoles.Count == 0) options.ExpertRoles.AddRange(GatewayOptions.DefaultExpertRoles);
+        var cache = builder.Configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
+        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        service.MaxReceiveMessageBytes = (int)Math.Min(int.MaxValue, options.MaxImageBytes + 64 * 1024);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(cache);
+        builder.Services.AddGrpcDefaults(service);
+        // YARP owns the backends: clusters, replicas, active health checks and load balancing (section ReverseProxy).
+        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        builder.Services.AddSingleton<BackendChannels>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        if (string.IsNullOrWhiteSpace(cache.Redis)) builder.Services.AddSingleton<IFeatureCache, InProcessFeatureCache>();
+        else builder.Services.AddSingleton<IFeatureCache, RedisFeatureCache>();
+        builder.Services.AddSingleton<VisualFeatures>();
+        builder.Services.AddSingleton<CaptionPipeline>();
+        builder.Services.AddSingleton<ExpertDirectory>();
+        return builder;
+    }
+
+    public static WebApplication MapGateway(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<GatewayOptions>();
+        app.Logger.LogInformation("Feature cache: {Kind}", app.Services.GetRequiredService<IFeatureCache>().Kind);
+        app.MapGrpcService<CaptionerService>();
+        app.MapRestApi(options);
+        // Pass-through routes to the internal services (operators' tools, e.g. an expert's Reload): see appsettings.json.
+        app.MapReverseProxy();
+        return app;
+    }
+}

@@ -1,0 +1,37 @@
+namespace RsMoe.Gateway;
+
+/// <summary>The section <c>Gateway</c>.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>The experts in caption order; each is the YARP cluster <c>expert-{role}</c>. (Configuration binding appends to a list, so the default is applied after binding.)</summary>
+    public List<string> ExpertRoles { get; set; } = [];
+    public static readonly string[] DefaultExpertRoles = ["theme", "objects", "relationships"];
+    public string DefaultInstruction { get; set; } = "Describe this image in detail.";
+    public long MaxImageBytes { get; set; } = 20L << 20;
+    public int MaxInstructionChars { get; set; } = 2000;
+    public int CaptionMaxNewTokens { get; set; } = 80;
+    public double CaptionRepetitionPenalty { get; set; } = 1.1;
+    public int AskMaxNewTokens { get; set; } = 24;
+    /// <summary>Each stage's own deadline, never later than the caller's.</summary>
+    public TimeSpan ImageEncoderTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan VlmEncoderTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan ExpertTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>The whole request's deadline when a REST caller gives none (gRPC callers set their own).</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);
+}
+
+/// <summary>The section <c>Cache</c>: where visual features are kept between questions about one image.</summary>
+public sealed class CacheOptions
+{
+    public const string Section = "Cache";
+
+    /// <summary>A StackExchange.Redis connection string; empty keeps features in this process (LRU).</summary>
+    public string? Redis { get; set; }
+    public TimeSpan Ttl { get; set; } = TimeSpan.FromHours(1);
+    /// <summary>A Redis call slower than this is abandoned and the request goes on without the cache.</summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+    public int InProcessMaxEntries { get; set; } = 512;
+    public long InProcessMaxBytes { get; set; } = 256L << 20;
+}

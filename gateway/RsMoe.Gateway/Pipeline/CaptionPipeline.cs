@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Grpc.Core;
+using RsMoe.Captions;
+using RsMoe.Contracts.V1;
+using RsMoe.Gateway.Backends;
+using ExpertClient = RsMoe.Contracts.V1.Expert.ExpertClient;
+using VlmEncoderClient = RsMoe.Contracts.V1.VlmEncoder.VlmEncoderClient;
+
+namespace RsMoe.Gateway.Pipeline;
+
+/// <summary>
+/// A caption or an answer: visual features (cached), routing, then every expert in parallel (each with its own
+/// deadline) or the top-gated one, and the merge. An expert that fails or is too slow leaves its section empty with
+/// an error naming it (a partial caption); only when no expert answers does the caption fail, with <c>Unavailable</c>.
+/// </summary>
+public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures features, GatewayOptions options, ILogger<CaptionPipeline> logger)
+{
+    public const string VlmCluster = "vlm-encoder";
+    public static string ExpertCluster(string role) => $"expert-{role}";
+
+    static readonly ActivitySource Source = new("RsMoe.Gateway");
+    static readonly Meter Meter = new("RsMoe.Gateway");
+    static readonly Histogram<double> StageMs = Meter.CreateHistogram<double>("rsmoe.gateway.stage.duration", "ms", "Latency of each stage of a request");
+    static readonly Counter<long> ExpertErrors = Meter.CreateCounter<long>("rsmoe.gateway.expert.errors", description: "Expert calls that failed or passed their deadline");
+    static readonly Histogram<double> TokensPerSecond = Meter.CreateHistogram<double>("rsmoe.gateway.expert.tokens_per_second", "{token}/s");
+
+    /// <summary>Checks what the caller sent before any backend is called.</summary>
+    internal void ValidateText(string text, string what)
+    {
+        if (text.Length > options.MaxInstructionChars)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"the {what} has {text.Length} characters; at most {options.MaxInstructionChars} are accepted"));
+    }
+
+    internal async IAsyncEnumerable<CaptionEvent> StreamCaptionAsync(ByteString image, string? instruction, DateTime deadline,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        instruction = string.IsNullOrWhiteSpace(instruction) ? options.DefaultInstruction : instruction.Trim();
+        ValidateText(instruction, "instruction");
+        using var activity = Source.StartActivity("caption");
+        var total = Stopwatch.StartNew();
+        var timings = new Dictionary<string, double>();
+        var visual = await features.GetAsync(image, deadline, cancellationToken);
+        Timings(timings, visual);
+        yield return new CaptionEvent { Features = visual.Cache };
+
+        var routing = await RouteAsync(visual.Tokens, instruction, deadline, timings, cancellationToken);
+        var events = Channel.CreateUnbounded<CaptionEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var fanOut = Stopwatch.StartNew();
+        var settings = new GenerationSettings { MaxNewTokens = options.CaptionMaxNewTokens, RepetitionPenalty = options.CaptionRepetitionPenalty };
+        var calls = routing.Prefixes.Select(p => WriteSectionAsync(p, instruction, settings, deadline, events.Writer, timings, cancellationToken)).ToList();
+        _ = Task.WhenAll(calls).ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
+        await foreach (var e in events.Reader.ReadAllAsync(cancellationToken)) yield return e;
+        var sections = await Task.WhenAll(calls);
+        Record(timings, "experts", fanOut.Elapsed.TotalMilliseconds);
+
+        if (sections.All(s => s.Error.Length > 0))
+            throw new RpcException(new Status(StatusCode.Unavailable, "no expert answered: " + string.Join("; ", sections.Select(s => s.Error))));
+        var written = sections.Where(s => s.Error.Length == 0).Select(s => new CaptionSection(s.Aspect, s.Expert, s.Text));
+        var (caption, merged) = SectionMerger.Merge(written);
+        var byAspect = merged.ToDictionary(s => s.Aspect);
+        var done = new CaptionResponse { Caption = caption, Cache = visual.Cache };
+        foreach (var s in sections)
+            done.Sections.Add(byAspect.TryGetValue(s.Aspect, out var m) ? new Section { Aspect = s.Aspect, Expert = s.Expert, Text = m.Text } : s);
+        done.Gate.Add(routing.Gate);
+        Record(timings, "total", total.Elapsed.TotalMilliseconds);
+        done.TimingsMs.Add(timings);
+        activity?.SetTag("rsmoe.cache", visual.Cache.ToString());
+        yield return new CaptionEvent { Done = done };
+    }
+
+    async Task<Section> WriteSectionAsync(ExpertPrefix prefix, string prompt, GenerationSettings settings, DateTime deadline,
+        ChannelWriter<CaptionEvent> events, Dictionary<string, double> timings, CancellationToken cancellationToken)
+    {
+        string role = prefix.Role;
+        using var activity = Source.StartActivity($"expert {role}");
+        var clock = Stopwatch.StartNew();
+        var section = new Section { Aspect = role, Expert = role };
+        try
+        {
+            using var call = backends.Pick(ExpertCluster(role));
+            activity?.SetTag("rsmoe.destination", call.Destination.DestinationId);
+            var client = new ExpertClient(call.Channel);
+            using var stream = client.GenerateStream(new GenerateRequest { Prefix = prefix.Prefix, Prompt = prompt, Settings = settings },
+                deadline: VisualFeatures.Earliest(deadline, options.ExpertTimeout), cancellationToken: cancellationToken);
+            await foreach (var e in stream.ResponseStream.ReadAllAsync(cancellationToken))
+            {
+                if (e.Done)
+                {
+                    section.Text = e.Result.Text;
+                    section.Expert = $"{role}@{e.Result.Version}";
+                    if (e.Result.DecodeTokensPerSecond > 0) TokensPerSecond.Record(e.Result.DecodeTokensPerSecond, new KeyValuePair<string, object?>("role", role));
+                }
+                else events.TryWrite(new CaptionEvent { Token = new SectionToken { Aspect = role, Text = e.Text } });
+            }
+        }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            ExpertErrors.Add(1, new KeyValuePair<string, object?>("role", role), new KeyValuePair<string, object?>("status", e.StatusCode.ToString()));
+            logger.LogWarning("Expert {Role} failed: {Status} {Detail}", role, e.StatusCode, e.Status.Detail);
+            section.Error = e.StatusCode == StatusCode.DeadlineExceeded
+                ? $"the {role} expert did not answer in time"
+                : $"the {role} expert is unavailable ({e.StatusCode}: {e.Status.Detail})";
+            activity?.SetStatus(ActivityStatusCode.Error, section.Error);
+        }
+        lock (timings) Record(timings, $"expert_{role}", clock.Elapsed.TotalMilliseconds);
+        events.TryWrite(new CaptionEvent { SectionDone = section });
+        return section;
+    }
+
+    internal async Task<CaptionResponse> CaptionAsync(ByteString image, string? instruction, DateTime deadline, CancellationToken cancellationToken)
+    {
+        await foreach (var e in StreamCaptionAsync(image, instruction, deadline, cancellationToken))
+            if (e.EventCase == CaptionEvent.EventOneofCase.Done) return e.Done;
+        throw new InvalidOperationException("the caption stream ended without a result");
+    }
+
+    internal async Task<AskResponse> AskAsync(ByteString image, string question, DateTime deadline, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(question)) throw new RpcException(new Status(StatusCode.InvalidArgument, "the question is empty"));
+        question = question.Trim();
+        ValidateText(question, "question");
+        using var activity = Source.StartActivity("ask");
+        var total = Stopwatch.StartNew();
+        var timings = new Dictionary<string, double>();
+        var visual = await features.GetAsync(image, deadline, cancellationToken);
+        Timings(timings, visual);
+        var routing = await RouteAsync(visual.Tokens, question, deadline, timings, cancellationToken);
+        int top = 0;
+        for (int i = 1; i < routing.Gate.Count; i++) if (routing.Gate[i] > routing.Gate[top]) top = i;
+        var prefix = routing.Prefixes[top];
+        var clock = Stopwatch.StartNew();
+        GenerateResponse answer;
+        try
+        {
+            using var call = backends.Pick(ExpertCluster(prefix.Role));
+            answer = await new ExpertClient(call.Channel).GenerateAsync(
+                new GenerateRequest { Prefix = prefix.Prefix, Prompt = question, Settings = new GenerationSettings { MaxNewTokens = options.AskMaxNewTokens } },
+                deadline: VisualFeatures.Earliest(deadline, options.ExpertTimeout), cancellationToken: cancellationToken);
+        }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            ExpertErrors.Add(1, new KeyValuePair<string, object?>("role", prefix.Role), new KeyValuePair<string, object?>("status", e.StatusCode.ToString()));
+            throw new RpcException(new Status(e.StatusCode is StatusCode.DeadlineExceeded ? StatusCode.DeadlineExceeded : StatusCode.Unavailable,
+                $"the {prefix.Role} expert, which the router chose for this question, is unavailable ({e.StatusCode}: {e.Status.Detail})"));
+        }
+        Record(timings, $"expert_{prefix.Role}", clock.Elapsed.TotalMilliseconds);
+        Record(timings, "total", total.Elapsed.TotalMilliseconds);
+        var response = new AskResponse { Answer = answer.Text, Expert = $"{prefix.Role}@{answer.Version}", Cache = visual.Cache };
+        response.Gate.Add(routing.Gate);
+        response.TimingsMs.Add(timings);
+        return response;
+    }
+
+    async Task<RouteResponse> RouteAsync(Tensor tokens, string instruction, DateTime deadline, Dictionary<string, double> timings, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        using var call = backends.Pick(VlmCluster);
+        var routing = await new VlmEncoderClient(call.Channel).RouteAsync(new RouteRequest { VisualTokens = tokens, Instruction = instruction },
+            deadline: VisualFeatures.Earliest(deadline, options.VlmEncoderTimeout), cancellationToken: cancellationToken);
+        Record(timings, "vlm_encoder", clock.Elapsed.TotalMilliseconds);
+        var unknown = routing.Prefixes.Select(p => p.Role).Where(r => !options.ExpertRoles.Contains(r)).ToList();
+        if (unknown.Count > 0) throw new RpcException(new Status(StatusCode.FailedPrecondition, $"the router names experts the gateway does not know: {string.Join(", ", unknown)}"));
+        return routing;
+    }
+
+    static void Timings(Dictionary<string, double> timings, VisualFeatures.Result visual)
+    {
+        Record(timings, "cache_lookup", visual.LookupMs);
+        if (visual.Cache == CacheOutcome.Miss) Record(timings, "image_encoder", visual.EncodeMs);
+    }
+
+    static void Record(Dictionary<string, double> timings, string stage, double ms)
+    {
+        timings[stage] = Math.Round(ms, 2);
+        StageMs.Record(ms, new KeyValuePair<string, object?>("stage", stage));
+    }
+}

@@ -1,0 +1,23 @@
+namespace RsMoe.Expert;
+
+/// <summary>The section <c>Expert</c>: which role this process serves and from which weights.</summary>
+public sealed class ExpertOptions
+{
+    public const string Section = "Expert";
+
+    /// <summary>theme, objects or relationships (any role the model's router names).</summary>
+    public string Role { get; set; } = "";
+    /// <summary>The RS-MoE model folder: its <c>llm/</c> is the base; empty for the embedded default.</summary>
+    public string? ModelDirectory { get; set; }
+    /// <summary>The role's PEFT adapter folder; empty for <c>{ModelDirectory}/experts/{Role}</c>.</summary>
+    public string? Adapter { get; set; }
+    public string Device { get; set; } = "auto";
+    /// <summary>Longest prompt accepted, in characters.</summary>
+    public int MaxPromptChars { get; set; } = 2000;
+    /// <summary>Most new tokens one request may ask for.</summary>
+    public int MaxNewTokensLimit { get; set; } = 256;
+    /// <summary>Generations run at once; more wait their turn (honouring their deadlines).</summary>
+    public int MaxConcurrentGenerations { get; set; } = 2;
+    /// <summary>Largest request: a paper-scale prefix (36 × 4096 float32) is 0.6 MiB.</summary>
+    public int MaxReceiveMessageBytes { get; set; } = 4 << 20;
+}

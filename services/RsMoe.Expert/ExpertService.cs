@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Grpc.Core;
+using RsMoe.Contracts.V1;
+using RsMoe.Model.Generation;
+using RsMoe.Model.Moe;
+using RsMoe.ServiceDefaults.Tensors;
+
+namespace RsMoe.Expert;
+
+/// <summary>One expert: writes its section after the router's prefix, unary or token by token; reports and swaps its checkpoint.</summary>
+internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options) : RsMoe.Contracts.V1.Expert.ExpertBase
+{
+    static readonly Meter Meter = new("RsMoe.Expert");
+    static readonly Counter<long> GeneratedTokens = Meter.CreateCounter<long>("rsmoe.expert.generated_tokens", "{token}");
+    static readonly Histogram<double> DecodeRate = Meter.CreateHistogram<double>("rsmoe.expert.decode.rate", "{token}/s", "Decode tokens per second per request");
+    static readonly Histogram<double> GenerateMs = Meter.CreateHistogram<double>("rsmoe.expert.generate.duration", "ms");
+
+    readonly SemaphoreSlim _generations = new(Math.Max(1, options.MaxConcurrentGenerations));
+
+    public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
+    {
+        var (prefix, shape, settings) = Validate(request);
+        await _generations.WaitAsync(context.CancellationToken);
+        try
+        {
+            using var lease = slot.Acquire();
+            var clock = Stopwatch.StartNew();
+            var output = await Task.Run(() => lease.Model.Generate(prefix, shape, request.Prompt, settings, null, context.CancellationToken), context.CancellationToken);
+            return Record(output, lease.Model, clock);
+        }
+        finally
+        {
+            _generations.Release();
+        }
+    }
+
+    public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
+    {
+        var (prefix, shape, settings) = Validate(request);
+        await _generations.WaitAsync(context.CancellationToken);
+        try
+        {
+            using var lease = slot.Acquire();
+            var clock = Stopwatch.StartNew();
+            var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var generation = Task.Run(() =>
+            {
+                try
+                {
+                    return lease.Model.Generate(prefix, shape, request.Prompt, settings, text => pieces.Writer.TryWrite(text), context.CancellationToken);
+                }
+                finally
+                {
+                    pieces.Writer.TryComplete();
+                }
+            }, context.CancellationToken);
+            await foreach (var text in pieces.Reader.ReadAllAsync(context.CancellationToken))
+                await responseStream.WriteAsync(new GenerateEvent { Text = text }, context.CancellationToken);
+            var output = await generation;
+            await responseStream.WriteAsync(new GenerateEvent { Done = true, Result = Record(output, lease.Model, clock) }, context.CancellationToken);
+        }
+        finally
+        {
+            _generations.Release();
+        }
+    }
+
+    static GenerateResponse Record(ExpertOutput output, ExpertModel model, Stopwatch clock)
+    {
+        GeneratedTokens.Add(output.GeneratedTokens);
+        if (output.DecodeTokensPerSecond > 0) DecodeRate.Record(output.DecodeTokensPerSecond);
+        GenerateMs.Record(clock.Elapsed.TotalMilliseconds);
+        return new GenerateResponse
+        {
+            Text = output.Text,
+            Role = model.Role,
+            Version = model.Version,
+            GeneratedTokens = output.GeneratedTokens,
+            DecodeTokensPerSecond = output.DecodeTokensPerSecond,
+        };
+    }
+
+    (float[] Prefix, long[] Shape, GenerationOptions Settings) Validate(GenerateRequest request)
+    {
+        if (request.Prefix is null) throw new ArgumentException("prefix is required");
+        if (request.Prompt.Length > options.MaxPromptChars)
+            throw new ArgumentException($"the prompt has {request.Prompt.Length} characters; at most {options.MaxPromptChars} are accepted");
+        var shape = request.Prefix.Shape.ToArray();
+        var dtype = (WireDType)request.Prefix.Dtype;
+        TensorBytes.Validate(shape, dtype, request.Prefix.Data.Length, "prefix");
+        slot.Current.ValidatePrefix(shape);
+        var s = request.Settings ?? new GenerationSettings();
+        if (s.MaxNewTokens < 0 || s.MaxNewTokens > options.MaxNewTokensLimit)
+            throw new ArgumentException($"max_new_tokens must be between 1 and {options.MaxNewTokensLimit} (0 for the default 64)");
+        if (s.Temperature < 0 || s.TopP < 0 || s.TopP > 1 || s.TopK < 0 || s.RepetitionPenalty < 0)
+            throw new ArgumentException("temperature, top_p (at most 1), top_k and repetition_penalty must not be negative");
+        var settings = new GenerationOptions
+        {
+            MaxNewTokens = s.MaxNewTokens == 0 ? 64 : s.MaxNewTokens,
+            RepetitionPenalty = s.RepetitionPenalty == 0 ? 1.0 : s.RepetitionPenalty,
+            DoSample = s.Temperature > 0,
+            Temperature = s.Temperature > 0 ? s.Temperature : 1.0,
+            TopP = s.TopP == 0 ? 1.0 : s.TopP,
+            TopK = s.TopK,
+            Seed = s.Seed == 0 ? null : s.Seed,
+        };
+        return (TensorBytes.Decode(request.Prefix.Data.Span, dtype), shape, settings);
+    }
+
+    public override Task<ExpertInfo> Info(ExpertInfoRequest request, ServerCallContext context) => Task.FromResult(Describe(slot.Current));
+
+    public override async Task<ExpertInfo> Reload(ReloadRequest request, ServerCallContext context) =>
+        Describe(await slot.ReloadAsync(request.AdapterPath, context.CancellationToken));
+
+    ExpertInfo Describe(ExpertModel model) => new()
+    {
+        Role = slot.Role,
+        Model = $"{Path.GetFileName(slot.ModelDirectory)} (llama {slot.Config.Llm.NumHiddenLayers}×{slot.Config.Llm.HiddenSize})",
+        Version = model.Version,
+        CheckpointPath = model.AdapterPath,
+        Device = slot.Device,
+        Reloads = slot.Reloads,
+    };
+}

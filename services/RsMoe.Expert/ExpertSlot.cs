@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using RsMoe.Model;
+using RsMoe.Model.Llm;
+using RsMoe.Model.Moe;
+using RsMoe.Model.Tokenizers;
+
+namespace RsMoe.Expert;
+
+/// <summary>
+/// Holds the base model and the expert that serves now, and swaps experts while serving: a new checkpoint is loaded
+/// and validated beside the old one, then becomes current between requests. Requests that hold a lease on the old
+/// expert finish on it; it is freed when the last of them ends. A checkpoint that fails validation never serves.
+/// </summary>
+public sealed class ExpertSlot : IDisposable
+{
+    sealed class Loaded(ExpertModel model)
+    {
+        public ExpertModel Model { get; } = model;
+        public int Users;
+        public bool Retired;
+    }
+
+    /// <summary>Use of one expert for one request; disposing it lets a retired expert go.</summary>
+    public readonly struct Lease(ExpertSlot slot, object loaded, ExpertModel model) : IDisposable
+    {
+        public ExpertModel Model { get; } = model;
+        public void Dispose() => slot.Release((Loaded)loaded);
+    }
+
+    readonly object _gate = new();
+    readonly SemaphoreSlim _reloading = new(1, 1);
+    readonly LlamaForCausalLM _base;
+    readonly ITextTokenizer _tokenizer;
+    readonly ILogger<ExpertSlot> _logger;
+    Loaded _current;
+
+    public string Role { get; }
+    public RsMoeConfig Config { get; }
+    public string ModelDirectory { get; }
+    public string ConfiguredAdapter { get; }
+    public int Reloads { get; private set; }
+    public string Device => _base.Device.ToString();
+    public ExpertModel Current { get { lock (_gate) return _current.Model; } }
+
+    public ExpertSlot(ExpertOptions options, ILogger<ExpertSlot> logger)
+    {
+        _logger = logger;
+        Role = options.Role;
+        ModelDirectory = ModelLocator.Resolve(options.ModelDirectory);
+        Config = RsMoeModel.LoadConfig(ModelDirectory);
+        if (!Config.Router.ExpertRoles.Contains(Role))
+            throw new InvalidOperationException($"the model's router has no role '{Role}' (it has {string.Join(", ", Config.Router.ExpertRoles)})");
+        ConfiguredAdapter = string.IsNullOrWhiteSpace(options.Adapter) ? Path.Combine(ModelDirectory, "experts", Role) : Path.GetFullPath(options.Adapter);
+        _tokenizer = RsMoeModel.LoadLlmTokenizer(ModelDirectory, Config);
+        _base = LlamaForCausalLM.FromPretrained(Path.Combine(ModelDirectory, "llm"), device: TorchRuntime.ResolveDevice(options.Device));
+        _current = new Loaded(ExpertModel.Load(Config, _base, _tokenizer, Role, ConfiguredAdapter));
+        logger.LogInformation("Expert {Role} serves {Version} on {Device}", Role, _current.Model.Version, Device);
+    }
+
+    public Lease Acquire()
+    {
+        lock (_gate)
+        {
+            _current.Users++;
+            return new Lease(this, _current, _current.Model);
+        }
+    }
+
+    void Release(Loaded loaded)
+    {
+        bool free;
+        lock (_gate)
+        {
+            loaded.Users--;
+            free = loaded.Retired && loaded.Users == 0;
+        }
+        if (free) loaded.Model.Dispose();
+    }
+
+    /// <summary>
+    /// Loads <paramref name="adapterDirectory"/> (or the configured adapter) beside the current expert, validates it and
+    /// switches. Throws <see cref="InvalidDataException"/> (the old expert keeps serving) when the checkpoint is unusable.
+    /// </summary>
+    public async Task<ExpertModel> ReloadAsync(string? adapterDirectory, CancellationToken cancellationToken)
+    {
+        string path = string.IsNullOrWhiteSpace(adapterDirectory) ? ConfiguredAdapter : Path.GetFullPath(adapterDirectory);
+        await _reloading.WaitAsync(cancellationToken);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            ExpertModel fresh;
+            try
+            {
+                fresh = await Task.Run(() => ExpertModel.Load(Config, _base, _tokenizer, Role, path), CancellationToken.None);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or NotSupportedException or System.Text.Json.JsonException)
+            {
+                throw new InvalidDataException($"checkpoint '{path}' refused: {e.Message}", e);
+            }
+            Loaded old;
+            bool free;
+            lock (_gate)
+            {
+                old = _current;
+                _current = new Loaded(fresh);
+                old.Retired = true;
+                free = old.Users == 0;   // else the last lease's Release frees it
+                Reloads++;
+            }
+            _logger.LogInformation("Expert {Role} switched from {Old} to {New} in {Ms:F0} ms", Role, old.Model.Version, fresh.Version, clock.Elapsed.TotalMilliseconds);
+            if (free) old.Model.Dispose();
+            return fresh;
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _current.Model.Dispose();
+        _base.Dispose();
+    }
+}

@@ -1,0 +1,21 @@
+using RsMoe.ServiceDefaults;
+
+namespace RsMoe.ImageEncoder;
+
+public static class ImageEncoderExtensions
+{
+    public static WebApplicationBuilder AddImageEncoder(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(ImageEncoderOptions.Section).Get<ImageEncoderOptions>() ?? new ImageEncoderOptions();
+        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        // An image message is the image plus a few bytes of framing; nothing larger is accepted.
+        service.MaxReceiveMessageBytes = (int)Math.Min(int.MaxValue, options.MaxImageBytes + 64 * 1024);
+        service.MaxSendMessageBytes = 64 << 20;
+        builder.Services.AddSingleton(options);
+        builder.Services.AddGrpcDefaults(service);
+        builder.Services.AddSingleton<VisualTokenizer>();
+        builder.Services.AddSingleton<EncoderBatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EncoderBatcher>());
+        return builder;
+    }
+}

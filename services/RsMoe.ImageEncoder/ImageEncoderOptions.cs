@@ -1,0 +1,18 @@
+namespace RsMoe.ImageEncoder;
+
+/// <summary>The section <c>ImageEncoder</c>.</summary>
+public sealed class ImageEncoderOptions
+{
+    public const string Section = "ImageEncoder";
+
+    /// <summary>The RS-MoE model folder whose <c>rsmoe_config.json</c> names the backbone; empty for the embedded default.</summary>
+    public string? ModelDirectory { get; set; }
+    /// <summary>For the paper's backbone: the InstructBLIP checkpoint folder holding <c>vision_model.*</c>.</summary>
+    public string? InstructBlipCheckpoint { get; set; }
+    /// <summary>auto (cuda when present), cpu or cuda.</summary>
+    public string Device { get; set; } = "auto";
+    public long MaxImageBytes { get; set; } = 20L << 20;
+    public long MaxPixels { get; set; } = 8192L * 8192;
+    /// <summary>How many waiting images one encoder pass takes at most.</summary>
+    public int MaxBatch { get; set; } = 8;
+}

@@ -1,0 +1,58 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using RsMoe.ServiceDefaults.Grpc;
+using RsMoe.ServiceDefaults.Telemetry;
+
+namespace RsMoe.ServiceDefaults;
+
+/// <summary>One place for what every service of the constellation does the same way.</summary>
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>Endpoints, logging, telemetry and health checks, configured from the <c>Service</c> section.</summary>
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, string serviceName)
+    {
+        var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        builder.Services.AddSingleton(options);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var address = options.Bind is "any" or "" ? IPAddress.Any : IPAddress.Parse(options.Bind);
+            if (options.GrpcPort > 0) kestrel.Listen(address, options.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
+            if (options.HttpPort > 0) kestrel.Listen(address, options.HttpPort, l => l.Protocols = HttpProtocols.Http1);
+        });
+        builder.Logging.ClearProviders();
+        if (options.JsonLogs) builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
+        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        builder.AddTelemetry(serviceName);
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    /// <summary>gRPC with this service's message limits, status mapping for exceptions, reflection and the standard health service.</summary>
+    public static IServiceCollection AddGrpcDefaults(this IServiceCollection services, ServiceOptions options)
+    {
+        services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
+            grpc.MaxSendMessageSize = options.MaxSendMessageBytes;
+            grpc.Interceptors.Add<ExceptionStatusInterceptor>();
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks();
+        return services;
+    }
+
+    /// <summary>The standard gRPC health service, reflection, <c>/healthz</c> (for YARP's probes) and <c>/metrics</c> (Prometheus).</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        app.MapHealthChecks("/healthz");
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}

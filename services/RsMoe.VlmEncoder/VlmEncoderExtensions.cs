@@ -1,0 +1,25 @@
+using RsMoe.Model;
+using RsMoe.Model.Moe;
+using RsMoe.ServiceDefaults;
+
+namespace RsMoe.VlmEncoder;
+
+public static class VlmEncoderExtensions
+{
+    public static WebApplicationBuilder AddVlmEncoder(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(VlmEncoderOptions.Section).Get<VlmEncoderOptions>() ?? new VlmEncoderOptions();
+        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        service.MaxReceiveMessageBytes = options.MaxReceiveMessageBytes;
+        builder.Services.AddSingleton(options);
+        builder.Services.AddGrpcDefaults(service);
+        builder.Services.AddSingleton(sp =>
+        {
+            var encoder = RoutingEncoder.Load(ModelLocator.Resolve(options.ModelDirectory), TorchRuntime.ResolveDevice(options.Device));
+            sp.GetRequiredService<ILogger<VlmEncoderService>>().LogInformation("VLM encoder {Version} routes to {Roles} on {Device}",
+                encoder.Version, string.Join(", ", encoder.Config.Router.ExpertRoles), encoder.Device);
+            return encoder;
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RsMoe.Contracts.V1;
+
+namespace RsMoe.Cli.Commands;
+
+/// <summary><c>rsmoe caption|ask --gateway URL</c>: the same commands against a running gateway's gRPC API.</summary>
+internal static class GatewayCommands
+{
+    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    static GrpcChannel Channel(string url) => GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+
+    static string Cache(CacheOutcome outcome) => outcome == CacheOutcome.Hit ? "hit" : "miss";
+
+    static string Timings(IDictionary<string, double> timings) => string.Join(", ", timings.Select(t => $"{t.Key} {t.Value:F0} ms"));
+
+    public static async Task<int> CaptionAsync(string url, string image, string? instruction, bool asJson, TimeSpan timeout)
+    {
+        try
+        {
+            using var channel = Channel(url);
+            var client = new Captioner.CaptionerClient(channel);
+            using var call = client.StreamCaption(new CaptionRequest { Image = ByteString.CopyFrom(File.ReadAllBytes(image)), Instruction = instruction ?? "" },
+                deadline: DateTime.UtcNow + timeout);
+            await foreach (var e in call.ResponseStream.ReadAllAsync())
+            {
+                if (e.EventCase == CaptionEvent.EventOneofCase.SectionDone && !asJson)
+                {
+                    var s = e.SectionDone;
+                    Console.WriteLine(s.Error.Length > 0 ? $"[{s.Aspect}] (missing: {s.Error})" : $"[{s.Aspect}] {s.Text}    ({s.Expert})");
+                }
+                else if (e.EventCase == CaptionEvent.EventOneofCase.Done)
+                {
+                    var r = e.Done;
+                    if (asJson)
+                        Console.WriteLine(JsonSerializer.Serialize(new
+                        {
+                            caption = r.Caption,
+                            sections = r.Sections.Select(s => new { aspect = s.Aspect, expert = s.Expert, text = s.Text, error = s.Error }),
+                            cache = Cache(r.Cache),
+                            timings_ms = r.TimingsMs,
+                            gate = r.Gate,
+                        }, Json));
+                    else
+                    {
+                        Console.WriteLine();
+                        Console.WriteLine(r.Caption);
+                        Console.WriteLine($"(features: cache {Cache(r.Cache)}; {Timings(r.TimingsMs)})");
+                    }
+                }
+            }
+            return 0;
+        }
+        catch (Exception e) when (e is RpcException or IOException or UnauthorizedAccessException)
+        {
+            return CliErrors.Report(e is RpcException r ? new Exception($"{r.StatusCode}: {r.Status.Detail}") : e, asJson);
+        }
+    }
+
+    public static async Task<int> AskAsync(string url, string image, string question, bool asJson, TimeSpan timeout)
+    {
+        try
+        {
+            using var channel = Channel(url);
+            var client = new Captioner.CaptionerClient(channel);
+            var r = await client.AskAsync(new AskRequest { Image = ByteString.CopyFrom(File.ReadAllBytes(image)), Question = question },
+                deadline: DateTime.UtcNow + timeout);
+            if (asJson)
+                Console.WriteLine(JsonSerializer.Serialize(new { answer = r.Answer, expert = r.Expert, cache = Cache(r.Cache), timings_ms = r.TimingsMs, gate = r.Gate }, Json));
+            else
+            {
+                Console.WriteLine($"[{r.Expert}] {r.Answer}");
+                Console.WriteLine($"(features: cache {Cache(r.Cache)}; {Timings(r.TimingsMs)})");
+            }
+            return 0;
+        }
+        catch (Exception e) when (e is RpcException or IOException or UnauthorizedAccessException)
+        {
+            return CliErrors.Report(e is RpcException r ? new Exception($"{r.StatusCode}: {r.Status.Detail}") : e, asJson);
+        }
+    }
+}

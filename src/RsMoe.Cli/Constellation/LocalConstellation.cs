@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using RsMoe.Model.Moe;
+
+namespace RsMoe.Cli.Constellation;
+
+/// <summary>What <c>rsmoe up</c> starts: the model folder, the gateway's ports, Redis or not.</summary>
+public sealed record ConstellationOptions
+{
+    /// <summary>RS-MoE model folder; null for the embedded default.</summary>
+    public string? ModelDirectory { get; init; }
+    /// <summary>The gateway's REST/web port (0 picks a free one); its gRPC port is the next free one.</summary>
+    public int GatewayHttpPort { get; init; } = 5080;
+    public int GatewayGrpcPort { get; init; } = 5081;
+    /// <summary>"auto": start a private redis-server when one is installed, else the in-process cache; "off"; or a connection string.</summary>
+    public string Redis { get; init; } = "auto";
+    /// <summary>Where the service logs go.</summary>
+    public string? LogDirectory { get; init; }
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>Extra configuration per service name (e.g. <c>Gateway__ExpertTimeout</c> for the gateway).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Environment { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+}
+
+/// <summary>
+/// The whole constellation on this machine as separate processes on loopback: image encoder, VLM encoder + router,
+/// one expert per role and the gateway (whose YARP clusters point at them), plus a private Redis when installed.
+/// Services are the built assemblies next to this program's build (<c>dotnet build</c> first).
+/// </summary>
+public sealed class LocalConstellation : IAsyncDisposable
+{
+    public static readonly string[] ExpertRoles = ["theme", "objects", "relationships"];
+
+    readonly List<ServiceProcess> _services = [];
+    Process? _redis;
+    public IReadOnlyList<ServiceProcess> Services => _services;
+    public ServiceProcess Gateway => Service("gateway");
+    public string GatewayUrl => Gateway.HttpAddress;
+    public string GatewayGrpcUrl => Gateway.GrpcAddress;
+    /// <summary>"redis 127.0.0.1:PORT" or "in-process".</summary>
+    public string Cache { get; private set; } = "in-process";
+    public string? RedisConnection { get; private set; }
+    public string LogDirectory { get; }
+    readonly ConstellationOptions _options;
+
+    LocalConstellation(ConstellationOptions options)
+    {
+        _options = options;
+        LogDirectory = options.LogDirectory ?? Path.Combine(Path.GetTempPath(), $"rsmoe-up-{System.Environment.ProcessId}");
+        Directory.CreateDirectory(LogDirectory);
+    }
+
+    public ServiceProcess Service(string name) => _services.First(s => s.Name == name);
+
+    public static async Task<LocalConstellation> StartAsync(ConstellationOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var constellation = new LocalConstellation(options);
+        try
+        {
+            await constellation.StartAllAsync(progress ?? (_ => { }), cancellationToken);
+            return constellation;
+        }
+        catch
+        {
+            await constellation.DisposeAsync();
+            throw;
+        }
+    }
+
+    async Task StartAllAsync(Action<string> progress, CancellationToken cancellationToken)
+    {
+        string model = ModelLocator.Resolve(_options.ModelDirectory);
+        string root = RepositoryRoot();
+        string configuration = typeof(LocalConstellation).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        string Assembly(string folder, string name)
+        {
+            string path = Path.Combine(root, folder, name, "bin", configuration, "net10.0", name + ".dll");
+            if (!File.Exists(path)) throw new FileNotFoundException($"{name} is not built ({path}); run: dotnet build RsMoe.Micro.sln -c {configuration}", path);
+            return path;
+        }
+
+        StartRedis(progress);
+        var modelEnv = new Dictionary<string, string> { ["ImageEncoder__ModelDirectory"] = model, ["VlmEncoder__ModelDirectory"] = model, ["Expert__ModelDirectory"] = model };
+        Add("image-encoder", Assembly("services", "RsMoe.ImageEncoder"), modelEnv);
+        Add("vlm-encoder", Assembly("services", "RsMoe.VlmEncoder"), modelEnv);
+        foreach (var role in ExpertRoles)
+            Add($"expert-{role}", Assembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
+        var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "" };
+        foreach (var backend in _services)
+            gatewayEnv[$"ReverseProxy__Clusters__{backend.Name}__Destinations__local__Address"] = backend.GrpcAddress;
+        int httpPort = _options.GatewayHttpPort == 0 ? FreePort() : _options.GatewayHttpPort;
+        int grpcPort = _options.GatewayGrpcPort == 0 ? FreePort() : _options.GatewayGrpcPort;
+        Add("gateway", Assembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
+
+        // Backends start together; the gateway last, so its first health probes find them up.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var backends = _services.Where(s => s.Name != "gateway").ToList();
+        foreach (var service in backends) service.Start();
+        foreach (var service in backends) await WaitAsync(service);
+        Gateway.Start();
+        await WaitAsync(Gateway);
+
+        async Task WaitAsync(ServiceProcess service)
+        {
+            await service.WaitHealthyAsync(http, _options.StartTimeout, cancellationToken);
+            progress($"{service.Name,-22} healthy  grpc {service.GrpcAddress}  (log {service.LogPath})");
+        }
+    }
+
+    void Add(string name, string assembly, IReadOnlyDictionary<string, string> environment, int grpcPort = 0, int httpPort = 0)
+    {
+        var env = new Dictionary<string, string>(environment);
+        if (_options.Environment.TryGetValue(name, out var extra)) foreach (var (k, v) in extra) env[k] = v;
+        _services.Add(new ServiceProcess(name, assembly, grpcPort == 0 ? FreePort() : grpcPort, httpPort == 0 ? FreePort() : httpPort,
+            Path.Combine(LogDirectory, name + ".log"), env));
+    }
+
+    void StartRedis(Action<string> progress)
+    {
+        if (_options.Redis == "off") return;
+        if (_options.Redis != "auto")
+        {
+            RedisConnection = _options.Redis;
+            Cache = $"redis {_options.Redis}";
+            return;
+        }
+        string? server = FindOnPath("redis-server");
+        if (server is null)
+        {
+            progress("redis-server is not installed: visual features are cached in the gateway's process");
+            return;
+        }
+        int port = FreePort();
+        var info = new ProcessStartInfo(server) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes" })
+            info.ArgumentList.Add(arg);
+        _redis = Process.Start(info)!;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, port);
+                RedisConnection = $"127.0.0.1:{port}";
+                Cache = $"redis {RedisConnection}";
+                progress($"{"redis",-22} ready    {RedisConnection} (no persistence)");
+                return;
+            }
+            catch (SocketException)
+            {
+                if (_redis.HasExited) break;
+                Thread.Sleep(50);
+            }
+        }
+        throw new InvalidOperationException("redis-server did not start");
+    }
+
+    /// <summary>Stops Redis as a crash would (the gateway must bypass it); for fault tests.</summary>
+    public void KillRedis()
+    {
+        if (_redis is { HasExited: false }) { _redis.Kill(); _redis.WaitForExit(); }
+    }
+
+    static string? FindOnPath(string program) =>
+        (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "RsMoe.Micro.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("the repository (RsMoe.Micro.sln) was not found above this program");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // The gateway first, so nothing new reaches the backends while they drain.
+        foreach (var service in Enumerable.Reverse(_services)) await Task.Run(service.Dispose);
+        if (_redis is { HasExited: false }) { _redis.Kill(); await _redis.WaitForExitAsync(); }
+        _redis?.Dispose();
+    }
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace RsMoe.Cli.Constellation;
+
+/// <summary>One service of the local constellation: a child process on loopback, its ports and its log file.</summary>
+public sealed class ServiceProcess : IDisposable
+{
+    public string Name { get; }
+    public string Assembly { get; }
+    public int GrpcPort { get; }
+    public int HttpPort { get; }
+    public string LogPath { get; }
+    public IReadOnlyDictionary<string, string> Environment { get; }
+    Process? _process;
+    StreamWriter? _log;
+
+    public ServiceProcess(string name, string assembly, int grpcPort, int httpPort, string logPath, IReadOnlyDictionary<string, string> environment)
+    {
+        Name = name;
+        Assembly = assembly;
+        GrpcPort = grpcPort;
+        HttpPort = httpPort;
+        LogPath = logPath;
+        Environment = environment;
+    }
+
+    public string GrpcAddress => $"http://127.0.0.1:{GrpcPort}";
+    public string HttpAddress => $"http://127.0.0.1:{HttpPort}";
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+    public bool IsRunning => _process is { HasExited: false };
+
+    public void Start()
+    {
+        if (IsRunning) return;
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(Assembly)!,   // its appsettings.json is the content root's
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Assembly);
+        foreach (var (key, value) in Environment) info.Environment[key] = value;
+        info.Environment["Service__Bind"] = "127.0.0.1";
+        info.Environment["Service__GrpcPort"] = GrpcPort.ToString();
+        info.Environment["Service__HttpPort"] = HttpPort.ToString();
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        _log?.Dispose();
+        _log = new StreamWriter(new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        var log = _log;
+        _process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Waits until <c>/healthz</c> answers healthy; fails early, with the log's tail, when the process exits.</summary>
+    public async Task WaitHealthyAsync(HttpClient http, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_process is null || _process.HasExited)
+                throw new InvalidOperationException($"{Name} exited (code {_process?.ExitCode}) before it was healthy. Its log ({LogPath}) ends:\n{Tail(20)}");
+            try
+            {
+                using var response = await http.GetAsync($"{HttpAddress}/healthz", cancellationToken);
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(100, cancellationToken);
+        }
+        throw new TimeoutException($"{Name} was not healthy within {timeout.TotalSeconds:F0} s. Its log ({LogPath}) ends:\n{Tail(20)}");
+    }
+
+    public string Tail(int lines)
+    {
+        try
+        {
+            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var all = new StreamReader(stream).ReadToEnd().Split('\n');
+            return string.Join('\n', all.TakeLast(lines));
+        }
+        catch (IOException) { return ""; }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int signal);
+
+    /// <summary>SIGTERM (the service drains in-flight requests), then a kill if it has not gone within the grace period.</summary>
+    public void Stop(TimeSpan grace)
+    {
+        if (_process is not { HasExited: false } process) return;
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) kill(process.Id, 15);
+        else process.Kill(entireProcessTree: true);
+        if (!process.WaitForExit(grace)) process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+    }
+
+    /// <summary>Kills at once, as a crash would.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop(TimeSpan.FromSeconds(5));
+        _process?.Dispose();
+        _log?.Dispose();
+    }
+}
