@@ -1,0 +1,168 @@
+extern alias ExpertHost;
+using Grpc.Core;
+using RsMoe.Contracts.V1;
+using RsMoe.Model.Checkpoints;
+using RsMoe.Services.FunctionalTests.Support;
+using ExpertProgram = ExpertHost::Program;
+
+namespace RsMoe.Services.FunctionalTests;
+
+public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDisposable
+{
+    const string Instruction = "Describe this image in detail.";
+    readonly DefaultModel _reference;
+    readonly ServiceHost<ExpertProgram> _host = new(new Dictionary<string, string> { ["Expert:Role"] = "objects" });
+    readonly string _scratch = Directory.CreateTempSubdirectory("rsmoe-expert-").FullName;
+    Expert.ExpertClient Client => new(_host.Channel);
+
+    public ExpertServiceTests(DefaultModelFixture fixture) => _reference = fixture.Model;
+
+    /// <summary>The objects expert's prefix for a sample and the caption the in-process model writes.</summary>
+    (RsMoe.Contracts.V1.Tensor Prefix, string Expected) Case(string sample)
+    {
+        var tokens = _reference.VisualTokens(sample);
+        using var visual = TorchSharp.torch.tensor(tokens, [1, 49, 512]);
+        using var encoded = _reference.Model.Encode(visual, [Instruction]);
+        using var prefix = encoded.ExpertPrefix(0, 1);
+        var caption = _reference.Model.Caption(visual, Instruction);
+        return (DefaultModel.Wire(prefix.data<float>().ToArray(), prefix.shape), caption.Sections.Single(s => s.Aspect == "objects").Text);
+    }
+
+    static GenerateRequest Request(RsMoe.Contracts.V1.Tensor prefix) =>
+        new() { Prefix = prefix, Prompt = Instruction, Settings = new GenerationSettings { MaxNewTokens = 80, RepetitionPenalty = 1.1 } };
+
+    [Fact]
+    public async Task Generate_writes_what_the_model_writes_in_process()
+    {
+        var (prefix, expected) = Case("harbor");
+        var response = await Client.GenerateAsync(Request(prefix));
+        Assert.Equal(expected, response.Text);
+        Assert.Equal("objects", response.Role);
+        Assert.StartsWith("objects-", response.Version);
+        Assert.True(response.GeneratedTokens > 3);
+    }
+
+    [Fact]
+    public async Task Streaming_sends_tokens_that_add_up_to_the_section()
+    {
+        var (prefix, expected) = Case("airport");
+        using var call = Client.GenerateStream(Request(prefix));
+        var pieces = new List<string>();
+        GenerateResponse? result = null;
+        await foreach (var e in call.ResponseStream.ReadAllAsync())
+        {
+            if (e.Done) result = e.Result;
+            else pieces.Add(e.Text);
+        }
+        Assert.NotNull(result);
+        Assert.Equal(expected, result.Text);
+        Assert.True(pieces.Count > 3);
+        Assert.Equal(expected, string.Concat(pieces).Trim());
+    }
+
+    [Fact]
+    public async Task Reload_swaps_the_checkpoint_and_a_bad_one_is_refused_while_the_old_keeps_serving()
+    {
+        var (prefix, expected) = Case("harbor");
+        var before = await Client.InfoAsync(new ExpertInfoRequest());
+
+        // The theme adapter in the objects slot: a different checkpoint, so a different version and text.
+        var swapped = await Client.ReloadAsync(new ReloadRequest { AdapterPath = Path.Combine(DefaultModel.Directory, "experts", "theme") });
+        Assert.NotEqual(before.Version, swapped.Version);
+        Assert.StartsWith("theme-", swapped.Version);
+        var changed = await Client.GenerateAsync(Request(prefix));
+        Assert.Equal(swapped.Version, changed.Version);
+        Assert.NotEqual(expected, changed.Text);
+
+        foreach (var (what, folder) in BadCheckpoints())
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(async () => await Client.ReloadAsync(new ReloadRequest { AdapterPath = folder }));
+            Assert.True(e.StatusCode == StatusCode.FailedPrecondition, $"{what}: {e.StatusCode} {e.Status.Detail}");
+            Assert.Contains(folder, e.Status.Detail);
+            Assert.Equal(swapped.Version, (await Client.InfoAsync(new ExpertInfoRequest())).Version);
+        }
+
+        // An empty path re-reads the configured adapter: back to the original.
+        var restored = await Client.ReloadAsync(new ReloadRequest());
+        Assert.Equal(before.Version, restored.Version);
+        Assert.Equal(expected, (await Client.GenerateAsync(Request(prefix))).Text);
+        Assert.Equal(before.Reloads + 2, restored.Reloads);
+    }
+
+    [Fact]
+    public async Task Requests_in_flight_during_a_reload_finish()
+    {
+        var (prefix, _) = Case("forest");
+        var calls = Enumerable.Range(0, 6).Select(_ => Client.GenerateAsync(Request(prefix)).ResponseAsync).ToList();
+        await Client.ReloadAsync(new ReloadRequest { AdapterPath = Path.Combine(DefaultModel.Directory, "experts", "relationships") });
+        var more = Enumerable.Range(0, 3).Select(_ => Client.GenerateAsync(Request(prefix)).ResponseAsync).ToList();
+        var responses = await Task.WhenAll(calls.Concat(more));   // none fails: each ran on the weights it started with
+        Assert.All(responses.Take(6), r => Assert.True(r.Version.StartsWith("objects-") || r.Version.StartsWith("relationships-"), r.Version));
+        Assert.All(responses.Skip(6), r => Assert.StartsWith("relationships-", r.Version));
+        await Client.ReloadAsync(new ReloadRequest());
+    }
+
+    IEnumerable<(string What, string Folder)> BadCheckpoints()
+    {
+        string source = Path.Combine(DefaultModel.Directory, "experts", "objects");
+        yield return ("missing folder", Path.Combine(_scratch, "nowhere"));
+
+        string corrupt = Directory.CreateDirectory(Path.Combine(_scratch, "corrupt")).FullName;
+        File.Copy(Path.Combine(source, "adapter_config.json"), Path.Combine(corrupt, "adapter_config.json"));
+        File.WriteAllBytes(Path.Combine(corrupt, "adapter_model.safetensors"), new byte[] { 8, 0, 0, 0, 0, 0, 0, 0, (byte)'{', (byte)'x' });
+        yield return ("corrupt weights", corrupt);
+
+        // Rank 4 in the config, rank 8 in the weights: shapes do not match.
+        string mismatched = Directory.CreateDirectory(Path.Combine(_scratch, "mismatched")).FullName;
+        File.WriteAllText(Path.Combine(mismatched, "adapter_config.json"), File.ReadAllText(Path.Combine(source, "adapter_config.json")).Replace("\"r\": 8", "\"r\": 4"));
+        File.Copy(Path.Combine(source, "adapter_model.safetensors"), Path.Combine(mismatched, "adapter_model.safetensors"));
+        yield return ("rank mismatch", mismatched);
+
+        // Right shapes, NaN weights: fails the finite-logits check.
+        string poisoned = Directory.CreateDirectory(Path.Combine(_scratch, "nan")).FullName;
+        File.Copy(Path.Combine(source, "adapter_config.json"), Path.Combine(poisoned, "adapter_config.json"));
+        using (var file = SafetensorsFile.Open(Path.Combine(source, "adapter_model.safetensors")))
+        {
+            var tensors = file.Entries.Keys.ToDictionary(k => k, k => file.Read(k));
+            foreach (var key in tensors.Keys.Where(k => k.Contains("lora_B")).ToList()) tensors[key] = TorchSharp.torch.full_like(tensors[key], float.NaN);
+            SafetensorsWriter.Save(Path.Combine(poisoned, "adapter_model.safetensors"), tensors);
+        }
+        yield return ("NaN weights", poisoned);
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_invalid_arguments()
+    {
+        var (prefix, _) = Case("harbor");
+        var wrongWidth = DefaultModel.Wire(new float[20 * 100], 20, 100);
+        var cases = new (string What, GenerateRequest Request)[]
+        {
+            ("no prefix", new GenerateRequest { Prompt = "x" }),
+            ("prefix of the wrong width", new GenerateRequest { Prefix = wrongWidth, Prompt = "x" }),
+            ("too many new tokens", new GenerateRequest { Prefix = prefix, Prompt = "x", Settings = new GenerationSettings { MaxNewTokens = 100_000 } }),
+            ("negative temperature", new GenerateRequest { Prefix = prefix, Prompt = "x", Settings = new GenerationSettings { Temperature = -1 } }),
+            ("prompt too long", new GenerateRequest { Prefix = prefix, Prompt = new string('a', 10_000) }),
+        };
+        foreach (var (what, request) in cases)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(async () => await Client.GenerateAsync(request));
+            Assert.True(e.StatusCode == StatusCode.InvalidArgument, $"{what}: {e.StatusCode} {e.Status.Detail}");
+        }
+    }
+
+    [Fact]
+    public async Task A_passed_deadline_ends_the_call()
+    {
+        var (prefix, _) = Case("harbor");
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Client.GenerateAsync(Request(prefix), deadline: DateTime.UtcNow.AddMilliseconds(1)));
+        // The client's own deadline or the server's (which cancels the generation) ends it, whichever fires first.
+        Assert.True(e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled, e.Status.ToString());
+    }
+
+    public void Dispose()
+    {
+        _host.Dispose();
+        Directory.Delete(_scratch, recursive: true);
+    }
+}

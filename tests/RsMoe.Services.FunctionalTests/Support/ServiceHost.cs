@@ -1,0 +1,35 @@
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace RsMoe.Services.FunctionalTests.Support;
+
+/// <summary>A service in this process with a gRPC channel over its test server; settings override its appsettings.json.</summary>
+public sealed class ServiceHost<TProgram> : IDisposable where TProgram : class
+{
+    readonly WebApplicationFactory<TProgram> _factory;
+    public GrpcChannel Channel { get; }
+    public IServiceProvider Services => _factory.Services;
+
+    public ServiceHost(IReadOnlyDictionary<string, string>? settings = null)
+    {
+        _factory = new WebApplicationFactory<TProgram>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+        });
+        Channel = GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions
+        {
+            HttpHandler = _factory.Server.CreateHandler(),
+            MaxReceiveMessageSize = 64 << 20,
+            MaxSendMessageSize = 64 << 20,
+        });
+    }
+
+    public HttpClient CreateHttpClient() => _factory.CreateClient();
+
+    public void Dispose()
+    {
+        Channel.Dispose();
+        _factory.Dispose();
+    }
+}
