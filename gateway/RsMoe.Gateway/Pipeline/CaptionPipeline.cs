@@ -104,6 +104,7 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
             section.Error = e.StatusCode == StatusCode.DeadlineExceeded
                 ? $"the {role} expert did not answer in time"
                 : $"the {role} expert is unavailable ({e.StatusCode}: {e.Status.Detail})";
+            if (e.StatusCode is StatusCode.InvalidArgument) section.Error = $"the {role} expert refused the request: {e.Status.Detail}";
             activity?.SetStatus(ActivityStatusCode.Error, section.Error);
         }
         lock (timings) Record(timings, $"expert_{role}", clock.Elapsed.TotalMilliseconds);
@@ -158,9 +159,17 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
     async Task<RouteResponse> RouteAsync(Tensor tokens, string instruction, DateTime deadline, Dictionary<string, double> timings, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        using var call = backends.Pick(VlmCluster);
-        var routing = await new VlmEncoderClient(call.Channel).RouteAsync(new RouteRequest { VisualTokens = tokens, Instruction = instruction },
-            deadline: VisualFeatures.Earliest(deadline, options.VlmEncoderTimeout), cancellationToken: cancellationToken);
+        RouteResponse routing;
+        try
+        {
+            using var call = backends.Pick(VlmCluster);
+            routing = await new VlmEncoderClient(call.Channel).RouteAsync(new RouteRequest { VisualTokens = tokens, Instruction = instruction },
+                deadline: VisualFeatures.Earliest(deadline, options.VlmEncoderTimeout), cancellationToken: cancellationToken);
+        }
+        catch (RpcException e)
+        {
+            throw BackendFailure.Explain(VlmCluster, e);
+        }
         Record(timings, "vlm_encoder", clock.Elapsed.TotalMilliseconds);
         var unknown = routing.Prefixes.Select(p => p.Role).Where(r => !options.ExpertRoles.Contains(r)).ToList();
         if (unknown.Count > 0) throw new RpcException(new Status(StatusCode.FailedPrecondition, $"the router names experts the gateway does not know: {string.Join(", ", unknown)}"));

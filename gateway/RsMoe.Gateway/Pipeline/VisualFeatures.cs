@@ -49,11 +49,16 @@ public sealed class VisualFeatures(BackendChannels backends, IFeatureCache cache
         CacheMetrics.Miss(cache.Kind);
         clock.Restart();
         EncodeImageResponse encoded;
-        using (var call = backends.Pick(Cluster))
+        try
         {
+            using var call = backends.Pick(Cluster);
             var client = new ImageEncoderClient(call.Channel);
             encoded = await client.EncodeAsync(new EncodeImageRequest { Image = image },
                 deadline: Earliest(deadline, options.ImageEncoderTimeout), cancellationToken: cancellationToken);
+        }
+        catch (RpcException e)
+        {
+            throw BackendFailure.Explain(Cluster, e);
         }
         double encodeMs = clock.Elapsed.TotalMilliseconds;
         _encoderIdentity = encoded.EncoderIdentity;

@@ -131,11 +131,26 @@ public sealed class LocalConstellation : IAsyncDisposable
             progress("redis-server is not installed: visual features are cached in the gateway's process");
             return;
         }
-        int port = FreePort();
+        _redisServer = server;
+        _redisPort = FreePort();
+        LaunchRedis(progress);
+    }
+
+    string? _redisServer;
+    int _redisPort;
+
+    void LaunchRedis(Action<string> progress)
+    {
+        string server = _redisServer!;
+        int port = _redisPort;
         var info = new ProcessStartInfo(server) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes" })
+        foreach (var arg in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning" })
             info.ArgumentList.Add(arg);
         _redis = Process.Start(info)!;
+        _redis.OutputDataReceived += (_, _) => { };   // drained, so its pipe never fills
+        _redis.ErrorDataReceived += (_, _) => { };
+        _redis.BeginOutputReadLine();
+        _redis.BeginErrorReadLine();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(10))
         {
@@ -161,6 +176,15 @@ public sealed class LocalConstellation : IAsyncDisposable
     public void KillRedis()
     {
         if (_redis is { HasExited: false }) { _redis.Kill(); _redis.WaitForExit(); }
+    }
+
+    /// <summary>Starts the private Redis again on its port (empty: it keeps nothing).</summary>
+    public void RestartRedis()
+    {
+        if (_redisServer is null) throw new InvalidOperationException("no private redis-server was started");
+        if (_redis is { HasExited: false }) return;
+        _redis?.Dispose();
+        LaunchRedis(_ => { });
     }
 
     static string? FindOnPath(string program) =>

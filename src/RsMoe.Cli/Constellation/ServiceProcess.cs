@@ -101,6 +101,12 @@ public sealed class ServiceProcess : IDisposable
         process.WaitForExit();
     }
 
+    /// <summary>Freezes the process (SIGSTOP): it holds its connections but answers nothing, like a hung service.</summary>
+    public void Freeze() { if (_process is { HasExited: false } p) kill(p.Id, 19); }
+
+    /// <summary>Lets a frozen process run again (SIGCONT).</summary>
+    public void Thaw() { if (_process is { HasExited: false } p) kill(p.Id, 18); }
+
     /// <summary>Kills at once, as a crash would.</summary>
     public void Kill()
     {

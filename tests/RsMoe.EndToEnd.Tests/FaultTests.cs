@@ -1,0 +1,138 @@
+using Google.Protobuf;
+using Grpc.Core;
+using RsMoe.Contracts.V1;
+using RsMoe.EndToEnd.Tests.Support;
+using RsMoe.Model.Tests.Support;
+
+namespace RsMoe.EndToEnd.Tests;
+
+/// <summary>
+/// Services stopped, frozen or gone while the gateway serves. The documented policy: a caption whose expert is
+/// unavailable or too slow comes back within the caller's deadline with the other sections and an error naming the
+/// missing one; a question whose chosen expert, or any shared stage, is down fails with a clear Unavailable.
+/// Everything recovers when the service returns, without restarting the gateway.
+/// </summary>
+public sealed class FaultTests(FaultFixture fixture) : IClassFixture<FaultFixture>
+{
+    Captioner.CaptionerClient Captioner => new(fixture.Gateway);
+    static ByteString Image(string path) => ByteString.CopyFrom(File.ReadAllBytes(path));
+    static ByteString Rsscn7(string file) => Image(SharedData.Path("rsscn7", "images", file));
+    static DateTime Deadline => DateTime.UtcNow.AddSeconds(20);
+
+    [Fact]
+    public async Task A_stopped_expert_gives_a_partial_caption_naming_the_missing_section_then_recovers()
+    {
+        var image = Image(ConstellationFixture.Sample("airport"));
+        fixture.Constellation.Service("expert-relationships").Kill();
+        try
+        {
+            var partial = await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline);
+            Assert.Equal(["theme", "objects", "relationships"], partial.Sections.Select(s => s.Aspect));
+            Assert.Contains("relationships", partial.Sections[2].Error);
+            Assert.Equal("", partial.Sections[2].Text);
+            Assert.All(partial.Sections.Take(2), s => Assert.Equal("", s.Error));
+            Assert.StartsWith(partial.Sections[0].Text, partial.Caption);
+
+            var listed = await Captioner.ListExpertsAsync(new ListExpertsRequest());
+            Assert.Equal("NOT_SERVING", listed.Experts.Single(e => e.Role == "relationships").Health);
+        }
+        finally
+        {
+            await fixture.RestartAsync("expert-relationships");
+        }
+        var whole = await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline);
+        Assert.All(whole.Sections, s => Assert.Equal("", s.Error));
+    }
+
+    [Fact]
+    public async Task A_hung_expert_is_cut_off_at_its_own_deadline_and_the_caption_still_arrives()
+    {
+        var objects = fixture.Constellation.Service("expert-objects");
+        objects.Freeze();
+        try
+        {
+            // The gateway gives each expert 3 s here; the caller allows 20 s and gets an answer well inside it.
+            var partial = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("harbor")) }, deadline: Deadline);
+            Assert.Contains("objects", partial.Sections[1].Error);
+            Assert.Equal("", partial.Sections[0].Error);
+            Assert.Equal("", partial.Sections[2].Error);
+        }
+        finally
+        {
+            objects.Thaw();
+            await fixture.RestartAsync("expert-objects");
+        }
+        var whole = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("harbor")) }, deadline: Deadline);
+        Assert.All(whole.Sections, s => Assert.Equal("", s.Error));
+    }
+
+    [Fact]
+    public async Task With_the_image_encoder_down_cached_images_are_answered_and_new_ones_are_unavailable_until_it_returns()
+    {
+        var seen = Rsscn7("eForest/e010.jpg");
+        var unseen = Rsscn7("eForest/e011.jpg");
+        Assert.Equal(CacheOutcome.Miss, (await Captioner.AskAsync(new AskRequest { Image = seen, Question = "Is this a forest?" }, deadline: Deadline)).Cache);
+        fixture.Constellation.Service("image-encoder").Kill();
+        try
+        {
+            var cached = await Captioner.AskAsync(new AskRequest { Image = seen, Question = "Are there trees?" }, deadline: Deadline);
+            Assert.Equal(CacheOutcome.Hit, cached.Cache);
+            var e = await Assert.ThrowsAsync<RpcException>(async () => await Captioner.AskAsync(new AskRequest { Image = unseen, Question = "Is this a forest?" }, deadline: Deadline));
+            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+            Assert.Contains("image-encoder", e.Status.Detail);
+        }
+        finally
+        {
+            await fixture.RestartAsync("image-encoder");
+        }
+        Assert.Equal(CacheOutcome.Miss, (await Captioner.AskAsync(new AskRequest { Image = unseen, Question = "Is this a forest?" }, deadline: Deadline)).Cache);
+    }
+
+    [Fact]
+    public async Task With_the_vlm_encoder_down_requests_are_unavailable_until_it_returns()
+    {
+        var image = Image(ConstellationFixture.Sample("parking-lot"));
+        fixture.Constellation.Service("vlm-encoder").Kill();
+        try
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(async () => await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline));
+            Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        }
+        finally
+        {
+            await fixture.RestartAsync("vlm-encoder");
+        }
+        Assert.Equal(3, (await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline)).Sections.Count(s => s.Error == ""));
+    }
+
+    [Fact]
+    public async Task With_redis_down_requests_succeed_without_the_cache_and_the_bypass_is_counted()
+    {
+        double bypassed = await fixture.MetricAsync("gateway", "rsmoe_feature_cache_bypasses_total");
+        fixture.Constellation.KillRedis();
+        try
+        {
+            var image = Rsscn7("fResident/f020.jpg");
+            for (int i = 0; i < 2; i++)
+            {
+                var answer = await Captioner.AskAsync(new AskRequest { Image = image, Question = "Are there houses?" }, deadline: Deadline);
+                Assert.Equal(CacheOutcome.Miss, answer.Cache);
+            }
+            Assert.True(await fixture.MetricAsync("gateway", "rsmoe_feature_cache_bypasses_total") > bypassed);
+        }
+        finally
+        {
+            fixture.Constellation.RestartRedis();
+        }
+        // The client reconnects by itself: caching resumes without restarting the gateway.
+        var again = Rsscn7("fResident/f021.jpg");
+        await Captioner.AskAsync(new AskRequest { Image = again, Question = "Are there houses?" }, deadline: Deadline);
+        for (int attempt = 0; attempt < 50; attempt++)
+        {
+            var answer = await Captioner.AskAsync(new AskRequest { Image = again, Question = "Is there a road?" }, deadline: Deadline);
+            if (answer.Cache == CacheOutcome.Hit) return;
+            await Task.Delay(200);
+        }
+        Assert.Fail("the cache did not come back after Redis restarted");
+    }
+}

@@ -1,0 +1,76 @@
+using Grpc.Net.Client;
+using RsMoe.Cli.Constellation;
+using RsMoe.Model.Moe;
+
+namespace RsMoe.EndToEnd.Tests.Support;
+
+/// <summary>
+/// The constellation as <c>rsmoe up</c> starts it: every service its own process on loopback, with a private
+/// redis-server (CI installs it; these tests need it).
+/// </summary>
+public class ConstellationFixture : IAsyncLifetime
+{
+    public LocalConstellation Constellation { get; private set; } = null!;
+    public GrpcChannel Gateway { get; private set; } = null!;
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(120) };
+
+    public static string ModelDirectory => ModelLocator.DefaultModelDirectory();
+    public static string Sample(string name) => Path.Combine(ModelDirectory, "samples", name + ".png");
+
+    /// <summary>Per-service settings for this fixture (e.g. a short expert deadline for fault tests).</summary>
+    protected virtual IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Settings => new Dictionary<string, IReadOnlyDictionary<string, string>>();
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists("/usr/bin/redis-server") && !File.Exists("/usr/local/bin/redis-server"))
+            throw new InvalidOperationException("these tests need redis-server (apt-get install -y redis-server; .ci/run installs it)");
+        Constellation = await LocalConstellation.StartAsync(new ConstellationOptions
+        {
+            GatewayHttpPort = 0,
+            GatewayGrpcPort = 0,
+            Redis = "auto",
+            Environment = Settings,
+            LogDirectory = Directory.CreateTempSubdirectory("rsmoe-e2e-").FullName,
+        });
+        Assert.StartsWith("redis", Constellation.Cache);
+        Http.BaseAddress = new Uri(Constellation.GatewayUrl);
+        Gateway = GrpcChannel.ForAddress(Constellation.GatewayGrpcUrl, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+    }
+
+    /// <summary>A counter from a service's Prometheus endpoint (summed over its label sets); 0 when not yet recorded.</summary>
+    public async Task<double> MetricAsync(string service, string name)
+    {
+        var text = await Http.GetStringAsync($"{Constellation.Service(service).HttpAddress}/metrics");
+        return text.Split('\n').Where(l => l.StartsWith(name + "{") || l.StartsWith(name + " "))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Restarts a stopped service and waits until it is healthy and the gateway's YARP has seen it.</summary>
+    public async Task RestartAsync(string service)
+    {
+        var process = Constellation.Service(service);
+        process.Start();
+        await process.WaitHealthyAsync(Http, TimeSpan.FromSeconds(60), CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(3));   // one active health-check interval
+    }
+
+    public async Task DisposeAsync()
+    {
+        Gateway?.Dispose();
+        if (Constellation is not null) await Constellation.DisposeAsync();
+        Http.Dispose();
+    }
+}
+
+/// <summary>The same with a short expert deadline and fast health checks, for fault tests that stop things.</summary>
+public sealed class FaultFixture : ConstellationFixture
+{
+    protected override IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Settings => new Dictionary<string, IReadOnlyDictionary<string, string>>
+    {
+        ["gateway"] = new Dictionary<string, string>
+        {
+            ["Gateway__ExpertTimeout"] = "00:00:03",
+            ["Gateway__ImageEncoderTimeout"] = "00:00:03",
+        },
+    };
+}
