@@ -10,7 +10,7 @@ using RsMoe.ServiceDefaults.Tensors;
 namespace RsMoe.Expert;
 
 /// <summary>One expert: writes its section after the router's prefix, unary or token by token; reports and swaps its checkpoint.</summary>
-internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options) : RsMoe.Contracts.V1.Expert.ExpertBase
+internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILogger<ExpertService> logger) : RsMoe.Contracts.V1.Expert.ExpertBase
 {
     static readonly Meter Meter = new("RsMoe.Expert");
     static readonly Counter<long> GeneratedTokens = Meter.CreateCounter<long>("rsmoe.expert.generated_tokens", "{token}");
@@ -67,8 +67,9 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options) : Rs
         }
     }
 
-    static GenerateResponse Record(ExpertOutput output, ExpertModel model, Stopwatch clock)
+    GenerateResponse Record(ExpertOutput output, ExpertModel model, Stopwatch clock)
     {
+        logger.LogInformation("{Role} ({Version}) wrote {Tokens} tokens in {Ms:F0} ms", model.Role, model.Version, output.GeneratedTokens, clock.Elapsed.TotalMilliseconds);
         GeneratedTokens.Add(output.GeneratedTokens);
         if (output.DecodeTokensPerSecond > 0) DecodeRate.Record(output.DecodeTokensPerSecond);
         GenerateMs.Record(clock.Elapsed.TotalMilliseconds);

@@ -14,7 +14,8 @@ using StackExchange.Redis;
 namespace RsMoe.EndToEnd.Tests;
 
 /// <summary>The constellation's processes on loopback, as users and operators meet them.</summary>
-public sealed class ConstellationTests(ConstellationFixture fixture) : IClassFixture<ConstellationFixture>
+[Collection(ConstellationCollection.Name)]
+public sealed class ConstellationTests(ConstellationFixture fixture)
 {
     Captioner.CaptionerClient Captioner => new(fixture.Gateway);
     static ByteString Image(string path) => ByteString.CopyFrom(File.ReadAllBytes(path));

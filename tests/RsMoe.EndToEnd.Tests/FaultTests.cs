@@ -51,7 +51,7 @@ public sealed class FaultTests(FaultFixture fixture) : IClassFixture<FaultFixtur
         objects.Freeze();
         try
         {
-            // The gateway gives each expert 3 s here; the caller allows 20 s and gets an answer well inside it.
+            // The gateway gives each expert 8 s here; the caller allows 20 s and gets an answer inside it.
             var partial = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("harbor")) }, deadline: Deadline);
             Assert.Contains("objects", partial.Sections[1].Error);
             Assert.Equal("", partial.Sections[0].Error);

@@ -46,14 +46,17 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
         var visual = await features.GetAsync(image, deadline, cancellationToken);
         Timings(timings, visual);
         yield return new CaptionEvent { Features = visual.Cache };
+        // An async iterator resumes in its caller's context: make this request's span current again for what follows.
+        Activity.Current = activity;
 
         var routing = await RouteAsync(visual.Tokens, instruction, deadline, timings, cancellationToken);
         var events = Channel.CreateUnbounded<CaptionEvent>(new UnboundedChannelOptions { SingleReader = true });
         var fanOut = Stopwatch.StartNew();
         var settings = new GenerationSettings { MaxNewTokens = options.CaptionMaxNewTokens, RepetitionPenalty = options.CaptionRepetitionPenalty };
-        var calls = routing.Prefixes.Select(p => WriteSectionAsync(p, instruction, settings, deadline, events.Writer, timings, cancellationToken)).ToList();
+        var calls = routing.Prefixes.Select(p => WriteSectionAsync(p, instruction, settings, deadline, events.Writer, timings, activity?.Context, cancellationToken)).ToList();
         _ = Task.WhenAll(calls).ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
         await foreach (var e in events.Reader.ReadAllAsync(cancellationToken)) yield return e;
+        Activity.Current = activity;
         var sections = await Task.WhenAll(calls);
         Record(timings, "experts", fanOut.Elapsed.TotalMilliseconds);
 
@@ -73,10 +76,10 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
     }
 
     async Task<Section> WriteSectionAsync(ExpertPrefix prefix, string prompt, GenerationSettings settings, DateTime deadline,
-        ChannelWriter<CaptionEvent> events, Dictionary<string, double> timings, CancellationToken cancellationToken)
+        ChannelWriter<CaptionEvent> events, Dictionary<string, double> timings, ActivityContext? parent, CancellationToken cancellationToken)
     {
         string role = prefix.Role;
-        using var activity = Source.StartActivity($"expert {role}");
+        using var activity = parent is { } context ? Source.StartActivity($"expert {role}", ActivityKind.Internal, context) : Source.StartActivity($"expert {role}");
         var clock = Stopwatch.StartNew();
         var section = new Section { Aspect = role, Expert = role };
         try

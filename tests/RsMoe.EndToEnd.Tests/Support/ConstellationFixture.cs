@@ -69,8 +69,15 @@ public sealed class FaultFixture : ConstellationFixture
     {
         ["gateway"] = new Dictionary<string, string>
         {
-            ["Gateway__ExpertTimeout"] = "00:00:03",
-            ["Gateway__ImageEncoderTimeout"] = "00:00:03",
+            ["Gateway__ExpertTimeout"] = "00:00:08",
+            ["Gateway__ImageEncoderTimeout"] = "00:00:08",
         },
     };
+}
+
+/// <summary>Tests that share one running constellation.</summary>
+[CollectionDefinition(Name)]
+public sealed class ConstellationCollection : ICollectionFixture<ConstellationFixture>
+{
+    public const string Name = "constellation";
 }
