@@ -28,6 +28,7 @@ public static class ServiceDefaultsExtensions
         if (options.JsonLogs) builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.AddTelemetry(serviceName);
+        builder.Services.AddHostedService<ParentProcessWatch>();
         // "self": the process serves requests. Services add their own readiness checks (weights loaded) beside it.
         builder.Services.AddHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         return builder;

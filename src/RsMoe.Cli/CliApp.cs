@@ -18,7 +18,10 @@ public static class CliApp
         LocalInferenceCommands.Caption(),
         LocalInferenceCommands.Ask(),
         UpCommand.Create(),
+        GatewayCommands.Reload(),
     };
 
-    public static int Run(string[] args) => Build().Parse(args).Invoke();
+    /// <summary>On Ctrl-C or SIGTERM a command's token is cancelled and it gets this long to clean up (rsmoe up stops its services).</summary>
+    public static int Run(string[] args) =>
+        Build().Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
 }

@@ -211,6 +211,12 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         var (askCode, answer, _) = Run("ask", ConstellationFixture.Sample("farmland"), "Is there farmland?", "--gateway", fixture.Constellation.GatewayGrpcUrl, "--json");
         Assert.Equal(0, askCode);
         Assert.Equal("hit", JsonDocument.Parse(answer).RootElement.GetProperty("cache").GetString());
+        var (reloadCode, reloaded, reloadError) = Run("reload", "theme", "--gateway", fixture.Constellation.GatewayGrpcUrl);
+        Assert.True(reloadCode == 0, reloadError);
+        Assert.StartsWith("theme now serves theme-", reloaded);
+        var (badCode, _, badError) = Run("reload", "theme", "/nowhere", "--gateway", fixture.Constellation.GatewayGrpcUrl);
+        Assert.Equal(2, badCode);
+        Assert.Contains("FailedPrecondition", badError);
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public static class BenchCommands
         int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
         double? LlamaCppDecodeTokensPerSecond, double? RatioToLlamaCpp);
 
-    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne(), Render() };
+    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne(), Render(), ConstellationBenchmark.Create() };
 
     sealed record BenchFile(List<BenchRow> Rows);
 

@@ -7,7 +7,7 @@ using RsMoe.Contracts.V1;
 namespace RsMoe.Cli.Commands;
 
 /// <summary><c>rsmoe caption|ask --gateway URL</c>: the same commands against a running gateway's gRPC API.</summary>
-internal static class GatewayCommands
+public static class GatewayCommands
 {
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -58,6 +58,31 @@ internal static class GatewayCommands
         {
             return CliErrors.Report(e is RpcException r ? new Exception($"{r.StatusCode}: {r.Status.Detail}") : e, asJson);
         }
+    }
+
+    /// <summary><c>rsmoe reload ROLE [ADAPTER] --gateway URL</c>: swaps one expert's checkpoint while it serves.</summary>
+    public static System.CommandLine.Command Reload()
+    {
+        var role = new System.CommandLine.Argument<string>("role") { Description = "theme, objects or relationships" };
+        var adapter = new System.CommandLine.Argument<string?>("adapter") { Description = "PEFT adapter folder on the expert's filesystem; omitted: its configured one", Arity = System.CommandLine.ArgumentArity.ZeroOrOne };
+        var gateway = new System.CommandLine.Option<string>("--gateway") { Description = "The gateway's gRPC URL", DefaultValueFactory = _ => "http://127.0.0.1:5081" };
+        var command = new System.CommandLine.Command("reload", "Swap one expert's checkpoint while it serves (through the gateway's pass-through route)") { role, adapter, gateway };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            try
+            {
+                using var channel = Channel(parse.GetValue(gateway)!);
+                var info = await new Expert.ExpertClient(channel).ReloadAsync(new ReloadRequest { AdapterPath = parse.GetValue(adapter) ?? "" },
+                    new Metadata { { "x-rsmoe-expert", parse.GetValue(role)! } }, DateTime.UtcNow.AddMinutes(5), cancellationToken);
+                Console.WriteLine($"{info.Role} now serves {info.Version} ({info.CheckpointPath}); reloads: {info.Reloads}");
+                return 0;
+            }
+            catch (RpcException e)
+            {
+                return CliErrors.Report(new Exception($"{e.StatusCode}: {e.Status.Detail}"), asJson: false);
+            }
+        });
+        return command;
     }
 
     public static async Task<int> AskAsync(string url, string image, string question, bool asJson, TimeSpan timeout)

@@ -143,7 +143,12 @@ public sealed class LocalConstellation : IAsyncDisposable
     {
         string server = _redisServer!;
         int port = _redisPort;
-        var info = new ProcessStartInfo(server) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Under a small shell that stops Redis when this launcher is gone, even if the launcher is killed outright.
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"\"$0\" \"$@\" & r=$!; trap 'kill $r 2>/dev/null' EXIT; " +
+                              $"while kill -0 {System.Environment.ProcessId} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1; done");
+        info.ArgumentList.Add(server);
         foreach (var arg in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning" })
             info.ArgumentList.Add(arg);
         _redis = Process.Start(info)!;
@@ -175,7 +180,7 @@ public sealed class LocalConstellation : IAsyncDisposable
     /// <summary>Stops Redis as a crash would (the gateway must bypass it); for fault tests.</summary>
     public void KillRedis()
     {
-        if (_redis is { HasExited: false }) { _redis.Kill(); _redis.WaitForExit(); }
+        if (_redis is { HasExited: false }) { _redis.Kill(entireProcessTree: true); _redis.WaitForExit(); }
     }
 
     /// <summary>Starts the private Redis again on its port (empty: it keeps nothing).</summary>
@@ -207,9 +212,11 @@ public sealed class LocalConstellation : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // The gateway first, so nothing new reaches the backends while they drain.
-        foreach (var service in Enumerable.Reverse(_services)) await Task.Run(service.Dispose);
-        if (_redis is { HasExited: false }) { _redis.Kill(); await _redis.WaitForExitAsync(); }
+        // The gateway first, so nothing new reaches the backends while they drain; then the backends together.
+        var gateway = _services.FirstOrDefault(s => s.Name == "gateway");
+        if (gateway is not null) await Task.Run(gateway.Dispose);
+        await Task.WhenAll(_services.Where(s => s != gateway).Select(s => Task.Run(s.Dispose)));
+        if (_redis is { HasExited: false }) { _redis.Kill(entireProcessTree: true); await _redis.WaitForExitAsync(); }
         _redis?.Dispose();
     }
 }

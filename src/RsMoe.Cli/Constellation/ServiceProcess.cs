@@ -46,6 +46,8 @@ public sealed class ServiceProcess : IDisposable
         info.Environment["Service__GrpcPort"] = GrpcPort.ToString();
         info.Environment["Service__HttpPort"] = HttpPort.ToString();
         info.Environment["DOTNET_NOLOGO"] = "1";
+        // If the launcher is killed outright, each service notices and stops (see ServiceDefaults' ParentProcessWatch).
+        info.Environment["RSMOE_PARENT_PID"] = System.Environment.ProcessId.ToString();
         _log?.Dispose();
         _log = new StreamWriter(new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         var log = _log;
