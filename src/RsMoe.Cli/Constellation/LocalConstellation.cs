@@ -86,24 +86,37 @@ public sealed class LocalConstellation : IAsyncDisposable
         Add("vlm-encoder", Assembly("services", "RsMoe.VlmEncoder"), modelEnv);
         foreach (var role in ExpertRoles)
             Add($"expert-{role}", Assembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
-        var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "" };
-        foreach (var backend in _services)
-            gatewayEnv[$"ReverseProxy__Clusters__{backend.Name}__Destinations__local__Address"] = backend.GrpcAddress;
         int httpPort = _options.GatewayHttpPort == 0 ? FreePort() : _options.GatewayHttpPort;
         int grpcPort = _options.GatewayGrpcPort == 0 ? FreePort() : _options.GatewayGrpcPort;
+        var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "" };
         Add("gateway", Assembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
 
-        // Backends start together; the gateway last, so its first health probes find them up.
+        // Backends start together; the gateway last (its YARP clusters pointing at them), so its first probes find them up.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var backends = _services.Where(s => s.Name != "gateway").ToList();
         foreach (var service in backends) service.Start();
-        foreach (var service in backends) await WaitAsync(service);
+        foreach (var service in backends) await WaitAsync(service, fixedPorts: false);
+        foreach (var backend in backends)
+            Gateway.Environment[$"ReverseProxy__Clusters__{backend.Name}__Destinations__local__Address"] = backend.GrpcAddress;
         Gateway.Start();
-        await WaitAsync(Gateway);
+        await WaitAsync(Gateway, fixedPorts: _options.GatewayHttpPort != 0);
 
-        async Task WaitAsync(ServiceProcess service)
+        async Task WaitAsync(ServiceProcess service, bool fixedPorts)
         {
-            await service.WaitHealthyAsync(http, _options.StartTimeout, cancellationToken);
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await service.WaitHealthyAsync(http, _options.StartTimeout, cancellationToken);
+                    break;
+                }
+                catch (PortTakenException) when (attempt < 4 && !fixedPorts)
+                {
+                    // Another program bound the port between our choosing and the service binding it: choose again.
+                    service.MoveTo(FreePort(), FreePort());
+                    service.Start();
+                }
+            }
             progress($"{service.Name,-22} healthy  grpc {service.GrpcAddress}  (log {service.LogPath})");
         }
     }
@@ -196,11 +209,26 @@ public sealed class LocalConstellation : IAsyncDisposable
         (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
             .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// A free loopback port below the kernel's ephemeral range (32768 and up on Linux), so outgoing connections, which
+    /// take ephemeral ports, cannot grab it before the service binds it.
+    /// </summary>
     static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int port = Random.Shared.Next(20000, 32000);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException) { }
+        }
+        using var any = new TcpListener(IPAddress.Loopback, 0);
+        any.Start();
+        return ((IPEndPoint)any.LocalEndpoint).Port;
     }
 
     static string RepositoryRoot()

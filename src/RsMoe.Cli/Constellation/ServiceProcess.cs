@@ -8,14 +8,15 @@ public sealed class ServiceProcess : IDisposable
 {
     public string Name { get; }
     public string Assembly { get; }
-    public int GrpcPort { get; }
-    public int HttpPort { get; }
+    public int GrpcPort { get; private set; }
+    public int HttpPort { get; private set; }
     public string LogPath { get; }
-    public IReadOnlyDictionary<string, string> Environment { get; }
+    /// <summary>Configuration given to the process as environment variables (read at each start).</summary>
+    public IDictionary<string, string> Environment { get; }
     Process? _process;
     StreamWriter? _log;
 
-    public ServiceProcess(string name, string assembly, int grpcPort, int httpPort, string logPath, IReadOnlyDictionary<string, string> environment)
+    public ServiceProcess(string name, string assembly, int grpcPort, int httpPort, string logPath, IDictionary<string, string> environment)
     {
         Name = name;
         Assembly = assembly;
@@ -67,7 +68,11 @@ public sealed class ServiceProcess : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (_process is null || _process.HasExited)
-                throw new InvalidOperationException($"{Name} exited (code {_process?.ExitCode}) before it was healthy. Its log ({LogPath}) ends:\n{Tail(20)}");
+            {
+                string tail = Tail(20);
+                if (tail.Contains("address already in use", StringComparison.OrdinalIgnoreCase)) throw new PortTakenException(Name);
+                throw new InvalidOperationException($"{Name} exited (code {_process?.ExitCode}) before it was healthy. Its log ({LogPath}) ends:\n{tail}");
+            }
             try
             {
                 using var response = await http.GetAsync($"{HttpAddress}/healthz", cancellationToken);
@@ -77,6 +82,13 @@ public sealed class ServiceProcess : IDisposable
             await Task.Delay(100, cancellationToken);
         }
         throw new TimeoutException($"{Name} was not healthy within {timeout.TotalSeconds:F0} s. Its log ({LogPath}) ends:\n{Tail(20)}");
+    }
+
+    /// <summary>New ports after another program took one between choosing and binding.</summary>
+    public void MoveTo(int grpcPort, int httpPort)
+    {
+        if (IsRunning) throw new InvalidOperationException($"{Name} is running");
+        (GrpcPort, HttpPort) = (grpcPort, httpPort);
     }
 
     public string Tail(int lines)
@@ -125,4 +137,10 @@ public sealed class ServiceProcess : IDisposable
         _process?.Dispose();
         _log?.Dispose();
     }
+}
+
+/// <summary>A service could not bind a port chosen for it (another program took it first).</summary>
+public sealed class PortTakenException(string service) : Exception($"{service}: its port was taken before it could bind")
+{
+    public string Service { get; } = service;
 }
