@@ -106,6 +106,24 @@ public sealed class FaultTests(FaultFixture fixture) : IClassFixture<FaultFixtur
     }
 
     [Fact]
+    public async Task With_redis_hung_requests_succeed_after_the_cache_timeout_and_the_bypass_is_counted()
+    {
+        double bypassed = await fixture.MetricAsync("gateway", "rsmoe_feature_cache_bypasses_total");
+        fixture.Constellation.FreezeRedis();
+        try
+        {
+            var answer = await Captioner.AskAsync(new AskRequest { Image = Rsscn7("gParking/g030.jpg"), Question = "Are there cars?" }, deadline: Deadline);
+            Assert.Equal(CacheOutcome.Miss, answer.Cache);
+            Assert.False(string.IsNullOrWhiteSpace(answer.Answer));
+            Assert.True(await fixture.MetricAsync("gateway", "rsmoe_feature_cache_bypasses_total") > bypassed);
+        }
+        finally
+        {
+            fixture.Constellation.ThawRedis();
+        }
+    }
+
+    [Fact]
     public async Task With_redis_down_requests_succeed_without_the_cache_and_the_bypass_is_counted()
     {
         double bypassed = await fixture.MetricAsync("gateway", "rsmoe_feature_cache_bypasses_total");

@@ -196,6 +196,20 @@ public sealed class LocalConstellation : IAsyncDisposable
         if (_redis is { HasExited: false }) { _redis.Kill(entireProcessTree: true); _redis.WaitForExit(); }
     }
 
+    /// <summary>Freezes Redis (SIGSTOP): connections stay open but nothing answers, like an overloaded server.</summary>
+    public void FreezeRedis() => SignalRedisServer("-STOP");
+
+    public void ThawRedis() => SignalRedisServer("-CONT");
+
+    void SignalRedisServer(string signal)
+    {
+        if (_redis is not { HasExited: false } shell) throw new InvalidOperationException("the private redis-server is not running");
+        // The server is the shell's child.
+        string children = File.ReadAllText($"/proc/{shell.Id}/task/{shell.Id}/children").Trim();
+        foreach (var pid in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            Process.Start("kill", [signal, pid])!.WaitForExit();
+    }
+
     /// <summary>Starts the private Redis again on its port (empty: it keeps nothing).</summary>
     public void RestartRedis()
     {
