@@ -1,3 +1,4 @@
+using Microsoft.Extensions.FileProviders;
 using RsMoe.Gateway.Api;
 using RsMoe.Gateway.Backends;
 using RsMoe.Gateway.Caching;
@@ -34,10 +35,27 @@ public static class GatewayExtensions
     {
         var options = app.Services.GetRequiredService<GatewayOptions>();
         app.Logger.LogInformation("Feature cache: {Kind}", app.Services.GetRequiredService<IFeatureCache>().Kind);
+        // The web page (wwwroot) and its sample scenes.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        var samples = SamplesDirectory(app, options);
+        if (samples is not null)
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(samples), RequestPath = "/samples" });
+        app.MapGet("/v1/samples", () => Results.Json(new
+        {
+            samples = (samples is null ? [] : Directory.GetFiles(samples, "*.png")).Order()
+                .Select(f => new { name = Path.GetFileNameWithoutExtension(f), url = $"samples/{Path.GetFileName(f)}" }),
+        }));
         app.MapGrpcService<CaptionerService>();
         app.MapRestApi(options);
         // Pass-through routes to the internal services (operators' tools, e.g. an expert's Reload): see appsettings.json.
         app.MapReverseProxy();
         return app;
+    }
+
+    static string? SamplesDirectory(WebApplication app, GatewayOptions options)
+    {
+        string folder = string.IsNullOrWhiteSpace(options.SamplesDirectory) ? Path.Combine(app.Environment.ContentRootPath, "samples") : options.SamplesDirectory;
+        return Directory.Exists(folder) ? Path.GetFullPath(folder) : null;
     }
 }

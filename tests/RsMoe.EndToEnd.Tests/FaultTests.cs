@@ -12,7 +12,8 @@ namespace RsMoe.EndToEnd.Tests;
 /// missing one; a question whose chosen expert, or any shared stage, is down fails with a clear Unavailable.
 /// Everything recovers when the service returns, without restarting the gateway.
 /// </summary>
-public sealed class FaultTests(FaultFixture fixture) : IClassFixture<FaultFixture>
+[Collection(FaultCollection.Name)]
+public sealed class FaultTests(FaultFixture fixture)
 {
     Captioner.CaptionerClient Captioner => new(fixture.Gateway);
     static ByteString Image(string path) => ByteString.CopyFrom(File.ReadAllBytes(path));

@@ -104,10 +104,14 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
         {
             ExpertErrors.Add(1, new KeyValuePair<string, object?>("role", role), new KeyValuePair<string, object?>("status", e.StatusCode.ToString()));
             logger.LogWarning("Expert {Role} failed: {Status} {Detail}", role, e.StatusCode, e.Status.Detail);
-            section.Error = e.StatusCode == StatusCode.DeadlineExceeded
-                ? $"the {role} expert did not answer in time"
-                : $"the {role} expert is unavailable ({e.StatusCode}: {e.Status.Detail})";
-            if (e.StatusCode is StatusCode.InvalidArgument) section.Error = $"the {role} expert refused the request: {e.Status.Detail}";
+            // Plain words for people; the transport's own detail goes to the log above.
+            section.Error = e.StatusCode switch
+            {
+                StatusCode.DeadlineExceeded => $"the {role} expert did not answer in time",
+                StatusCode.Unavailable => $"the {role} expert is unavailable",
+                StatusCode.InvalidArgument => $"the {role} expert refused the request: {e.Status.Detail}",
+                _ => $"the {role} expert failed ({e.StatusCode})",
+            };
             activity?.SetStatus(ActivityStatusCode.Error, section.Error);
         }
         lock (timings) Record(timings, $"expert_{role}", clock.Elapsed.TotalMilliseconds);

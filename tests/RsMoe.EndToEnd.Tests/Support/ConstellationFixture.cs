@@ -81,3 +81,10 @@ public sealed class ConstellationCollection : ICollectionFixture<ConstellationFi
 {
     public const string Name = "constellation";
 }
+
+/// <summary>Tests that stop and freeze services share one constellation of their own.</summary>
+[CollectionDefinition(Name)]
+public sealed class FaultCollection : ICollectionFixture<FaultFixture>
+{
+    public const string Name = "faults";
+}

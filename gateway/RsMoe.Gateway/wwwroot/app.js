@@ -1,0 +1,296 @@
+// The RS-MoE page: plain JavaScript over the gateway's public REST API (the same any frontend would use).
+"use strict";
+
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+const ASPECTS = ["theme", "objects", "relationships"];
+const $ = (id) => document.getElementById(id);
+
+let image = null;        // the chosen image as a Blob
+let imageName = "";
+let busy = false;
+
+// ---------- errors in plain words ----------
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+/** A person-readable sentence for a problem-details response (or a network failure). */
+function explain(status, problem) {
+  const detail = (problem && (problem.detail || problem.title)) || "";
+  switch (status) {
+    case 400: return `This request can't be used: ${detail}`;
+    case 413: return `The image is too large: ${detail}`;
+    case 415: return `Unsupported upload: ${detail}`;
+    case 503: return `A service is unavailable right now: ${detail}. Please try again in a moment.`;
+    case 504: return `That took too long: ${detail}`;
+    case 0: return "The gateway cannot be reached. Is the constellation running?";
+    default: return `Something went wrong (${status}): ${detail}`;
+  }
+}
+
+async function failure(response) {
+  let problem = null;
+  try { problem = await response.json(); } catch { /* not JSON */ }
+  return explain(response.status, problem);
+}
+
+// ---------- choosing an image ----------
+
+function setBusy(value) {
+  busy = value;
+  $("caption-button").disabled = busy || !image;
+  $("ask-button").disabled = busy || !image;
+}
+
+function chooseImage(blob, name) {
+  showError("");
+  if (blob.size > MAX_IMAGE_BYTES) {
+    showError(`The image is too large: ${(blob.size / 1048576).toFixed(1)} MiB; at most 20 MiB is accepted.`);
+    return;
+  }
+  image = blob;
+  imageName = name;
+  const preview = $("preview");
+  const img = $("preview-image");
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(blob);
+  img.alt = `The chosen image: ${name}`;
+  $("preview-name").textContent = `${name} (${Math.round(blob.size / 1024)} KiB)`;
+  preview.hidden = false;
+  resetCaption();
+  $("answer").hidden = true;
+  setBusy(false);
+}
+
+async function loadSamples() {
+  try {
+    const response = await fetch("v1/samples");
+    if (!response.ok) return;
+    const { samples } = await response.json();
+    const list = $("sample-list");
+    for (const sample of samples) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.sample = sample.name;
+      button.setAttribute("aria-label", `Use the sample scene ${sample.name}`);
+      const thumb = document.createElement("img");
+      thumb.src = sample.url;
+      thumb.alt = "";
+      const label = document.createElement("span");
+      label.textContent = sample.name;
+      button.append(thumb, label);
+      button.addEventListener("click", async () => {
+        const blob = await (await fetch(sample.url)).blob();
+        chooseImage(blob, `${sample.name}.png`);
+      });
+      list.append(button);
+    }
+  } catch { /* samples are a convenience */ }
+}
+
+function wireImageInput() {
+  $("image-input").addEventListener("change", (e) => {
+    const file = e.target.files && e.target.files[0];
+    if (file) chooseImage(file, file.name);
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("dragging");
+    const file = e.dataTransfer.files && e.dataTransfer.files[0];
+    if (file) chooseImage(file, file.name);
+  });
+}
+
+// ---------- captions, streamed ----------
+
+function sectionElement(aspect) {
+  return document.querySelector(`.section[data-aspect="${aspect}"]`);
+}
+
+function resetCaption() {
+  for (const aspect of ASPECTS) {
+    const section = sectionElement(aspect);
+    section.classList.remove("writing", "missing", "done");
+    section.querySelector('[data-role="text"]').textContent = "";
+    section.querySelector('[data-role="expert"]').textContent = "";
+  }
+  $("merged-caption").textContent = "";
+  $("caption-status").textContent = "";
+}
+
+function cacheText(cache) {
+  return cache === "hit" ? "visual features from the cache" : "visual features computed (cache miss)";
+}
+
+function showTimings(timings) {
+  const body = $("timings").querySelector("tbody");
+  body.replaceChildren();
+  for (const [stage, ms] of Object.entries(timings || {})) {
+    const row = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = stage.replace(/_/g, " ");
+    const value = document.createElement("td");
+    value.textContent = Number(ms).toFixed(0);
+    row.append(name, value);
+    body.append(row);
+  }
+}
+
+function onCaptionEvent(name, data) {
+  if (name === "features") {
+    $("caption-status").textContent = cacheText(data.cache) + " · the experts are writing…";
+    $("caption-status").className = "status";
+  } else if (name === "token") {
+    const section = sectionElement(data.aspect);
+    if (!section) return;
+    section.classList.add("writing");
+    section.querySelector('[data-role="text"]').textContent += data.text;
+  } else if (name === "section") {
+    const section = sectionElement(data.aspect);
+    if (!section) return;
+    section.classList.remove("writing");
+    section.classList.add("done");
+    if (data.error) {
+      section.classList.add("missing");
+      section.querySelector('[data-role="text"]').textContent = `This section is missing: ${data.error}.`;
+    } else {
+      section.querySelector('[data-role="text"]').textContent = data.text;
+      section.querySelector('[data-role="expert"]').textContent = `written by ${data.expert}`;
+    }
+  } else if (name === "done") {
+    $("merged-caption").textContent = data.caption;
+    const status = $("caption-status");
+    status.textContent = `Done · ${cacheText(data.cache)} · ${Number(data.timings_ms.total).toFixed(0)} ms`;
+    status.className = "status " + (data.cache === "hit" ? "cache-hit" : "cache-miss");
+    showTimings(data.timings_ms);
+  } else if (name === "error") {
+    showError(explain(data.status || 500, data));
+  }
+}
+
+/** Reads server-sent events from a fetch response (EventSource cannot POST). */
+async function readEvents(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message";
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) name = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      if (data) onEvent(name, JSON.parse(data));
+    }
+  }
+}
+
+async function caption(event) {
+  event.preventDefault();
+  if (!image || busy) return;
+  showError("");
+  resetCaption();
+  setBusy(true);
+  $("caption-status").textContent = "Sending the image…";
+  const form = new FormData();
+  form.append("image", image, imageName);
+  const instruction = $("instruction").value.trim();
+  if (instruction) form.append("instruction", instruction);
+  try {
+    const response = await fetch("v1/caption/stream", { method: "POST", body: form });
+    if (!response.ok) {
+      showError(await failure(response));
+      $("caption-status").textContent = "";
+      return;
+    }
+    await readEvents(response, onCaptionEvent);
+  } catch {
+    showError(explain(0));
+  } finally {
+    setBusy(false);
+    refreshExperts();
+  }
+}
+
+// ---------- questions ----------
+
+async function ask(event) {
+  event.preventDefault();
+  if (!image || busy) return;
+  const question = $("question").value.trim();
+  if (!question) { showError("Type a question first."); return; }
+  showError("");
+  setBusy(true);
+  const form = new FormData();
+  form.append("image", image, imageName);
+  form.append("question", question);
+  try {
+    const response = await fetch("v1/ask", { method: "POST", body: form });
+    if (!response.ok) { showError(await failure(response)); return; }
+    const answer = await response.json();
+    $("answer-text").textContent = answer.answer || "(no answer)";
+    const meta = $("answer-meta");
+    meta.textContent = `answered by ${answer.expert} · ${cacheText(answer.cache)} · ${Number(answer.timings_ms.total).toFixed(0)} ms`;
+    meta.className = "status " + (answer.cache === "hit" ? "cache-hit" : "cache-miss");
+    $("answer").hidden = false;
+    showTimings(answer.timings_ms);
+  } catch {
+    showError(explain(0));
+  } finally {
+    setBusy(false);
+  }
+}
+
+// ---------- experts ----------
+
+async function refreshExperts() {
+  const list = $("experts");
+  try {
+    const response = await fetch("v1/experts");
+    if (!response.ok) return;
+    const { experts } = await response.json();
+    list.replaceChildren();
+    for (const expert of experts) {
+      const item = document.createElement("li");
+      item.dataset.role = expert.role;
+      const name = document.createElement("strong");
+      name.textContent = expert.role;
+      const badge = document.createElement("span");
+      const serving = expert.health === "SERVING";
+      badge.className = "badge " + (serving ? "serving" : "down");
+      badge.textContent = serving ? "serving" : "unavailable";
+      const detail = document.createElement("span");
+      detail.className = "status";
+      detail.textContent = `${expert.version || "version unknown"} · ${expert.healthy_replicas}/${expert.replicas} replicas`;
+      item.append(name, badge, detail);
+      list.append(item);
+    }
+  } catch {
+    list.replaceChildren();
+    const item = document.createElement("li");
+    item.textContent = "The gateway cannot be reached.";
+    list.append(item);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  wireImageInput();
+  loadSamples();
+  refreshExperts();
+  setInterval(refreshExperts, 10000);
+  $("caption-form").addEventListener("submit", caption);
+  $("ask-form").addEventListener("submit", ask);
+});
