@@ -20,7 +20,10 @@ public static class GatewayExtensions
         builder.Services.AddSingleton(cache);
         builder.Services.AddGrpcDefaults(service);
         // YARP owns the backends: clusters, replicas, active health checks and load balancing (section ReverseProxy).
-        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        // A destination named by a host (a Kubernetes headless Service) expands to one destination per address it
+        // resolves to, refreshed, so YARP health-checks and balances HTTP/2 across every replica.
+        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddDnsDestinationResolver(dns => dns.RefreshPeriod = options.DnsRefreshPeriod);
         builder.Services.AddSingleton<BackendChannels>();
         builder.Services.AddSingleton(TimeProvider.System);
         if (string.IsNullOrWhiteSpace(cache.Redis)) builder.Services.AddSingleton<IFeatureCache, InProcessFeatureCache>();

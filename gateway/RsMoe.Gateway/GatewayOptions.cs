@@ -18,6 +18,8 @@ public sealed class GatewayOptions
     public TimeSpan ImageEncoderTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public TimeSpan VlmEncoderTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public TimeSpan ExpertTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>How often backend host names are resolved again (new replicas join, gone ones leave).</summary>
+    public TimeSpan DnsRefreshPeriod { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Sample scenes the web page offers (PNG files); empty for the <c>samples</c> folder beside the gateway.</summary>
     public string? SamplesDirectory { get; set; }
     /// <summary>The whole request's deadline when a REST caller gives none (gRPC callers set their own).</summary>

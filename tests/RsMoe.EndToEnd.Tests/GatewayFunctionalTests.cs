@@ -30,7 +30,7 @@ public sealed class GatewayFunctionalTests : IDisposable
         _factory = new WebApplicationFactory<GatewayProgram>().WithWebHostBuilder(builder =>
         {
             foreach (var backend in fixture.Constellation.Services.Where(s => s.Name != "gateway"))
-                builder.UseSetting($"ReverseProxy:Clusters:{backend.Name}:Destinations:local:Address", backend.GrpcAddress);
+                builder.UseSetting($"ReverseProxy:Clusters:{backend.Name}:Destinations:primary:Address", backend.GrpcAddress);
             builder.UseSetting("Cache:Redis", "");
             builder.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(_spans)));
         });

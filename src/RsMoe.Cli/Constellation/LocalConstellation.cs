@@ -97,7 +97,7 @@ public sealed class LocalConstellation : IAsyncDisposable
         foreach (var service in backends) service.Start();
         foreach (var service in backends) await WaitAsync(service, fixedPorts: false);
         foreach (var backend in backends)
-            Gateway.Environment[$"ReverseProxy__Clusters__{backend.Name}__Destinations__local__Address"] = backend.GrpcAddress;
+            Gateway.Environment[$"ReverseProxy__Clusters__{backend.Name}__Destinations__primary__Address"] = backend.GrpcAddress;
         Gateway.Start();
         await WaitAsync(Gateway, fixedPorts: _options.GatewayHttpPort != 0);
 

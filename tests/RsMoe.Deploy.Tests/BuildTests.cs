@@ -1,0 +1,74 @@
+using YamlDotNet.RepresentationModel;
+
+namespace RsMoe.Deploy.Tests;
+
+/// <summary>skaffold.yaml and the Dockerfiles agree with each other and with the manifests.</summary>
+public sealed class BuildTests
+{
+    static YamlMappingNode Skaffold => Manifests.LoadYaml(Path.Combine(Manifests.RepositoryRoot, "skaffold.yaml"));
+    static readonly K8sObject Config = new("Config", "skaffold", Skaffold);
+
+    static IReadOnlyList<(string Image, string Dockerfile)> Artifacts() =>
+        ((YamlSequenceNode)Config.At("build", "artifacts")!).Children.OfType<YamlMappingNode>()
+            .Select(a => new K8sObject("", "", a))
+            .Select(a => (a.Scalar("image")!, a.Scalar("docker", "dockerfile")!)).ToList();
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("gpu")]
+    [InlineData("dev")]
+    public void The_images_the_manifests_run_are_the_skaffold_artifacts(string overlay)
+    {
+        var artifacts = Artifacts().Select(a => a.Image).ToHashSet();
+        var ours = Manifests.Render(overlay).Where(o => o.Kind == "Deployment")
+            .SelectMany(d => d.Containers).Select(c => ((YamlScalarNode)c.Children[new YamlScalarNode("image")]).Value!)
+            .Where(image => image.StartsWith("rsmoe-")).ToHashSet();
+        Assert.Equal(artifacts.Order(), ours.Order());
+    }
+
+    [Fact]
+    public void There_is_one_artifact_per_service_and_profiles_for_cpu_gpu_and_dev()
+    {
+        Assert.Equal(["rsmoe-expert", "rsmoe-gateway", "rsmoe-image-encoder", "rsmoe-vlm-encoder"], Artifacts().Select(a => a.Image).Order());
+        var profiles = ((YamlSequenceNode)Config.At("profiles")!).Children.OfType<YamlMappingNode>().Select(p => new K8sObject("", "", p)).ToList();
+        Assert.Equal(["cpu", "dev", "gpu"], profiles.Select(p => p.Scalar("name")!).Order());
+        foreach (var profile in profiles)
+        {
+            string path = profile.Scalar("manifests", "kustomize", "paths", "0")!;
+            Assert.Equal($"k8s/overlays/{profile.Scalar("name")}", path);
+            Assert.True(File.Exists(Path.Combine(Manifests.RepositoryRoot, path, "kustomization.yaml")));
+        }
+        // The gpu profile builds the three model services with CUDA.
+        var gpu = profiles.Single(p => p.Scalar("name") == "gpu");
+        var patches = ((YamlSequenceNode)gpu.At("patches")!).Children.OfType<YamlMappingNode>().Select(p => new K8sObject("", "", p)).ToList();
+        var cuda = patches.Where(p => p.Scalar("value") == "cuda").Select(p => int.Parse(p.Scalar("path")!.Split('/')[3])).Select(i => Artifacts()[i].Image).Order();
+        Assert.Equal(["rsmoe-expert", "rsmoe-image-encoder", "rsmoe-vlm-encoder"], cuda);
+        // The gateway's ports are forwarded.
+        var forwards = ((YamlSequenceNode)Config.At("portForward")!).Children.OfType<YamlMappingNode>().Select(p => new K8sObject("", "", p)).ToList();
+        Assert.All(forwards, f => Assert.Equal("gateway", f.Scalar("resourceName")));
+        Assert.Equal(["80", "81"], forwards.Select(f => f.Scalar("port")!).Order());
+    }
+
+    [Fact]
+    public void Every_dockerfile_is_multi_stage_built_from_the_root_and_runs_as_a_non_root_user()
+    {
+        foreach (var (image, dockerfile) in Artifacts())
+        {
+            var lines = File.ReadAllLines(Path.Combine(Manifests.RepositoryRoot, dockerfile)).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+            Assert.True(lines.Count(l => l.StartsWith("FROM ")) >= 2, $"{image}: not multi-stage");
+            Assert.Contains(lines, l => l == "COPY protos/ protos/");
+            var finalStage = lines.Skip(lines.FindLastIndex(l => l.StartsWith("FROM "))).ToList();
+            var user = finalStage.LastOrDefault(l => l.StartsWith("USER "));
+            Assert.NotNull(user);
+            Assert.DoesNotContain(user.Split(' ')[1], new[] { "0", "root" });
+            Assert.StartsWith("ENTRYPOINT", finalStage[^1]);
+            Assert.Contains(lines, l => l.StartsWith("ARG TORCH_BACKEND"));
+            if (image != "rsmoe-gateway")
+            {
+                Assert.Contains(lines, l => l.StartsWith("FROM ") && l.EndsWith(" AS runtime-cuda"));
+                Assert.Contains(lines, l => l == "FROM runtime-${TORCH_BACKEND} AS final");
+                Assert.Contains(lines, l => l.Contains("-p:TorchBackend=$TORCH_BACKEND"));
+            }
+        }
+    }
+}
