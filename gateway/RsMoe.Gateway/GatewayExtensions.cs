@@ -3,6 +3,9 @@ using RsMoe.Gateway.Api;
 using RsMoe.Gateway.Backends;
 using RsMoe.Gateway.Caching;
 using RsMoe.Gateway.Pipeline;
+using RsMoe.Gateway.Security;
+using RsMoe.ServiceDefaults.Grpc;
+using Yarp.ReverseProxy.Transforms;
 using RsMoe.ServiceDefaults;
 
 namespace RsMoe.Gateway;
@@ -22,8 +25,17 @@ public static class GatewayExtensions
         // YARP owns the backends: clusters, replicas, active health checks and load balancing (section ReverseProxy).
         // A destination named by a host (a Kubernetes headless Service) expands to one destination per address it
         // resolves to, refreshed, so YARP health-checks and balances HTTP/2 across every replica.
+        var @internal = builder.Configuration.GetSection(InternalOptions.Section).Get<InternalOptions>() ?? new InternalOptions();
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
-            .AddDnsDestinationResolver(dns => dns.RefreshPeriod = options.DnsRefreshPeriod);
+            .AddDnsDestinationResolver(dns => dns.RefreshPeriod = options.DnsRefreshPeriod)
+            .AddTransforms(transforms =>
+            {
+                // Pass-through calls reach the internal services as the gateway: its credential replaces whatever came in.
+                transforms.AddRequestHeaderRemove(InternalOptions.Header);
+                if (!string.IsNullOrEmpty(@internal.Credential)) transforms.AddRequestHeader(InternalOptions.Header, @internal.Credential, append: false);
+                transforms.AddRequestHeaderRemove("x-api-key");
+            });
+        builder.Services.AddSingleton(builder.Configuration.GetSection(AccessOptions.Section).Get<AccessOptions>() ?? new AccessOptions());
         builder.Services.AddSingleton<BackendChannels>();
         builder.Services.AddSingleton(TimeProvider.System);
         if (string.IsNullOrWhiteSpace(cache.Redis)) builder.Services.AddSingleton<IFeatureCache, InProcessFeatureCache>();
@@ -38,6 +50,7 @@ public static class GatewayExtensions
     {
         var options = app.Services.GetRequiredService<GatewayOptions>();
         app.Logger.LogInformation("Feature cache: {Kind}", app.Services.GetRequiredService<IFeatureCache>().Kind);
+        app.UseMiddleware<ApiKeyMiddleware>();
         // The web page (wwwroot) and its sample scenes.
         app.UseDefaultFiles();
         app.UseStaticFiles();

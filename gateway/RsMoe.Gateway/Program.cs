@@ -7,7 +7,7 @@ builder.AddGateway();
 
 var app = builder.Build();
 app.MapGateway();
-app.MapDefaultEndpoints();
+app.MapDefaultEndpoints(internalService: false);
 app.Run();
 
 public partial class Program;

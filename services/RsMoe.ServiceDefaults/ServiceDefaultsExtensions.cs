@@ -18,6 +18,7 @@ public static class ServiceDefaultsExtensions
     {
         var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(builder.Configuration.GetSection(InternalOptions.Section).Get<InternalOptions>() ?? new InternalOptions());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var address = options.Bind is "any" or "" ? IPAddress.Any : IPAddress.Parse(options.Bind);
@@ -48,9 +49,13 @@ public static class ServiceDefaultsExtensions
         return services;
     }
 
-    /// <summary>The standard gRPC health service, reflection, <c>/healthz</c> (for YARP's probes) and <c>/metrics</c> (Prometheus).</summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    /// <summary>
+    /// The standard gRPC health service, reflection, <c>/healthz</c> (for YARP's probes) and <c>/metrics</c> (Prometheus).
+    /// An internal service (the default) also demands the internal credential on its gRPC calls; the public gateway does not.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, bool internalService = true)
     {
+        if (internalService) app.UseMiddleware<InternalCredentialMiddleware>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapHealthChecks("/healthz");

@@ -19,6 +19,7 @@ public static class CliApp
         LocalInferenceCommands.Ask(),
         UpCommand.Create(),
         GatewayCommands.Reload(),
+        GatewayCommands.Keys(),
     };
 
     /// <summary>On Ctrl-C or SIGTERM a command's token is cancelled and it gets this long to clean up (rsmoe up stops its services).</summary>

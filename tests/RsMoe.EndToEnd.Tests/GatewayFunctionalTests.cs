@@ -32,6 +32,7 @@ public sealed class GatewayFunctionalTests : IDisposable
             foreach (var backend in fixture.Constellation.Services.Where(s => s.Name != "gateway"))
                 builder.UseSetting($"ReverseProxy:Clusters:{backend.Name}:Destinations:primary:Address", backend.GrpcAddress);
             builder.UseSetting("Cache:Redis", "");
+            builder.UseSetting("Internal:Credential", fixture.Constellation.InternalCredential);
             builder.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(_spans)));
         });
         _channel = GrpcChannel.ForAddress(_factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = _factory.Server.CreateHandler() });

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RsMoe.ServiceDefaults.Grpc;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
@@ -21,7 +22,7 @@ public readonly struct BackendCall(GrpcChannel channel, DestinationState destina
 /// destinations and their active health, and its load-balancing policy picks among the healthy replicas. One HTTP/2
 /// channel per destination is kept and reused.
 /// </summary>
-public sealed class BackendChannels(IProxyStateLookup proxyState, IEnumerable<ILoadBalancingPolicy> policies) : IDisposable
+public sealed class BackendChannels(IProxyStateLookup proxyState, IEnumerable<ILoadBalancingPolicy> policies, InternalOptions @internal) : IDisposable
 {
     sealed class InFlight { public int Count; }
     static readonly ConditionalWeakTable<DestinationState, InFlight> Counts = new();
@@ -58,6 +59,11 @@ public sealed class BackendChannels(IProxyStateLookup proxyState, IEnumerable<IL
 
     public GrpcChannel ChannelFor(string address) => _channels.GetOrAdd(address, a => GrpcChannel.ForAddress(a, new GrpcChannelOptions
     {
+        // Every call presents the internal credential (the services refuse callers without it). Inside the cluster
+        // the network policy is the other lock; TLS between pods is the mesh's business.
+        Credentials = string.IsNullOrEmpty(@internal.Credential) ? ChannelCredentials.Insecure : ChannelCredentials.Create(ChannelCredentials.Insecure,
+            CallCredentials.FromInterceptor((_, metadata) => { metadata.Add(InternalOptions.Header, @internal.Credential); return Task.CompletedTask; })),
+        UnsafeUseInsecureChannelCallCredentials = true,
         HttpHandler = new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,

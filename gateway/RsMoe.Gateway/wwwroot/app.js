@@ -9,6 +9,14 @@ let image = null;        // the chosen image as a Blob
 let imageName = "";
 let busy = false;
 
+// ---------- access ----------
+
+/** Headers for the API: the key the user entered, if any. */
+function apiHeaders() {
+  const key = $("api-key").value.trim();
+  return key ? { "x-api-key": key } : {};
+}
+
 // ---------- errors in plain words ----------
 
 function showError(message) {
@@ -22,6 +30,9 @@ function explain(status, problem) {
   const detail = (problem && (problem.detail || problem.title)) || "";
   switch (status) {
     case 400: return `This request can't be used: ${detail}`;
+    case 401: return `This gateway needs a valid API key (${detail}): enter it under "API key" below.`;
+    case 403: return `This API key may not do that: ${detail}`;
+    case 429: return `Too many requests for this key: ${detail}`;
     case 413: return `The image is too large: ${detail}`;
     case 415: return `Unsupported upload: ${detail}`;
     case 503: return `A service is unavailable right now: ${detail}. Please try again in a moment.`;
@@ -67,7 +78,7 @@ function chooseImage(blob, name) {
 
 async function loadSamples() {
   try {
-    const response = await fetch("v1/samples");
+    const response = await fetch("v1/samples", { headers: apiHeaders() });
     if (!response.ok) return;
     const { samples } = await response.json();
     const list = $("sample-list");
@@ -210,7 +221,7 @@ async function caption(event) {
   const instruction = $("instruction").value.trim();
   if (instruction) form.append("instruction", instruction);
   try {
-    const response = await fetch("v1/caption/stream", { method: "POST", body: form });
+    const response = await fetch("v1/caption/stream", { method: "POST", body: form, headers: apiHeaders() });
     if (!response.ok) {
       showError(await failure(response));
       $("caption-status").textContent = "";
@@ -238,7 +249,7 @@ async function ask(event) {
   form.append("image", image, imageName);
   form.append("question", question);
   try {
-    const response = await fetch("v1/ask", { method: "POST", body: form });
+    const response = await fetch("v1/ask", { method: "POST", body: form, headers: apiHeaders() });
     if (!response.ok) { showError(await failure(response)); return; }
     const answer = await response.json();
     $("answer-text").textContent = answer.answer || "(no answer)";
@@ -259,7 +270,7 @@ async function ask(event) {
 async function refreshExperts() {
   const list = $("experts");
   try {
-    const response = await fetch("v1/experts");
+    const response = await fetch("v1/experts", { headers: apiHeaders() });
     if (!response.ok) return;
     const { experts } = await response.json();
     list.replaceChildren();
@@ -287,6 +298,8 @@ async function refreshExperts() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  $("api-key").value = sessionStorage.getItem("rsmoe-api-key") || "";
+  $("api-key").addEventListener("change", () => { sessionStorage.setItem("rsmoe-api-key", $("api-key").value.trim()); refreshExperts(); });
   wireImageInput();
   loadSamples();
   refreshExperts();

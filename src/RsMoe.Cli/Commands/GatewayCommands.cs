@@ -11,20 +11,29 @@ public static class GatewayCommands
 {
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
+    /// <summary>The API key for gateways that require one: --api-key, else the RSMOE_API_KEY environment variable.</summary>
+    public static System.CommandLine.Option<string?> ApiKeyOption() => new("--api-key")
+    {
+        Description = "API key for the gateway (default: the RSMOE_API_KEY environment variable)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RSMOE_API_KEY"),
+    };
+
+    static Metadata Headers(string? apiKey) => string.IsNullOrEmpty(apiKey) ? [] : new Metadata { { "x-api-key", apiKey } };
+
     static GrpcChannel Channel(string url) => GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
 
     static string Cache(CacheOutcome outcome) => outcome == CacheOutcome.Hit ? "hit" : "miss";
 
     static string Timings(IDictionary<string, double> timings) => string.Join(", ", timings.Select(t => $"{t.Key} {t.Value:F0} ms"));
 
-    public static async Task<int> CaptionAsync(string url, string image, string? instruction, bool asJson, TimeSpan timeout)
+    public static async Task<int> CaptionAsync(string url, string image, string? instruction, bool asJson, TimeSpan timeout, string? apiKey = null)
     {
         try
         {
             using var channel = Channel(url);
             var client = new Captioner.CaptionerClient(channel);
             using var call = client.StreamCaption(new CaptionRequest { Image = ByteString.CopyFrom(File.ReadAllBytes(image)), Instruction = instruction ?? "" },
-                deadline: DateTime.UtcNow + timeout);
+                Headers(apiKey), DateTime.UtcNow + timeout);
             await foreach (var e in call.ResponseStream.ReadAllAsync())
             {
                 if (e.EventCase == CaptionEvent.EventOneofCase.SectionDone && !asJson)
@@ -66,14 +75,15 @@ public static class GatewayCommands
         var role = new System.CommandLine.Argument<string>("role") { Description = "theme, objects or relationships" };
         var adapter = new System.CommandLine.Argument<string?>("adapter") { Description = "PEFT adapter folder on the expert's filesystem; omitted: its configured one", Arity = System.CommandLine.ArgumentArity.ZeroOrOne };
         var gateway = new System.CommandLine.Option<string>("--gateway") { Description = "The gateway's gRPC URL", DefaultValueFactory = _ => "http://127.0.0.1:5081" };
-        var command = new System.CommandLine.Command("reload", "Swap one expert's checkpoint while it serves (through the gateway's pass-through route)") { role, adapter, gateway };
+        var apiKey = ApiKeyOption();
+        var command = new System.CommandLine.Command("reload", "Swap one expert's checkpoint while it serves (through the gateway's pass-through route)") { role, adapter, gateway, apiKey };
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
                 using var channel = Channel(parse.GetValue(gateway)!);
                 var info = await new Expert.ExpertClient(channel).ReloadAsync(new ReloadRequest { AdapterPath = parse.GetValue(adapter) ?? "" },
-                    new Metadata { { "x-rsmoe-expert", parse.GetValue(role)! } }, DateTime.UtcNow.AddMinutes(5), cancellationToken);
+                    [.. Headers(parse.GetValue(apiKey)), new Metadata.Entry("x-rsmoe-expert", parse.GetValue(role)!)], DateTime.UtcNow.AddMinutes(5), cancellationToken);
                 Console.WriteLine($"{info.Role} now serves {info.Version} ({info.CheckpointPath}); reloads: {info.Reloads}");
                 return 0;
             }
@@ -85,14 +95,34 @@ public static class GatewayCommands
         return command;
     }
 
-    public static async Task<int> AskAsync(string url, string image, string question, bool asJson, TimeSpan timeout)
+    /// <summary><c>rsmoe keys new NAME [--operator]</c>: a new random API key and the configuration that admits it (only its hash is stored).</summary>
+    public static System.CommandLine.Command Keys()
+    {
+        var name = new System.CommandLine.Argument<string>("name") { Description = "Who the key is for (appears in metrics, never the key)" };
+        var isOperator = new System.CommandLine.Option<bool>("--operator") { Description = "May call the internal services through the gateway (Reload)" };
+        var create = new System.CommandLine.Command("new", "Make a new API key") { name, isOperator };
+        create.SetAction(parse =>
+        {
+            string key = "rsmoe_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).Replace('+', '-').Replace('/', '_');
+            string hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+            Console.WriteLine($"key (give it to the caller; it is not stored): {key}");
+            Console.WriteLine("gateway configuration (environment; N is the next free index):");
+            Console.WriteLine($"  Access__ApiKeys__N__Name={parse.GetValue(name)}");
+            Console.WriteLine($"  Access__ApiKeys__N__Sha256={hash}");
+            if (parse.GetValue(isOperator)) Console.WriteLine("  Access__ApiKeys__N__Operator=true");
+            return 0;
+        });
+        return new System.CommandLine.Command("keys", "API keys for the gateway") { create };
+    }
+
+    public static async Task<int> AskAsync(string url, string image, string question, bool asJson, TimeSpan timeout, string? apiKey = null)
     {
         try
         {
             using var channel = Channel(url);
             var client = new Captioner.CaptionerClient(channel);
             var r = await client.AskAsync(new AskRequest { Image = ByteString.CopyFrom(File.ReadAllBytes(image)), Question = question },
-                deadline: DateTime.UtcNow + timeout);
+                Headers(apiKey), DateTime.UtcNow + timeout);
             if (asJson)
                 Console.WriteLine(JsonSerializer.Serialize(new { answer = r.Answer, expert = r.Expert, cache = Cache(r.Cache), timings_ms = r.TimingsMs, gate = r.Gate }, Json));
             else

@@ -48,12 +48,13 @@ public static class LocalInferenceCommands
         var instruction = new Option<string>("--instruction") { DefaultValueFactory = _ => "Describe this image in detail." };
         var json = new Option<bool>("--json");
         var gateway = GatewayOption();
-        var command = new Command("caption", "Caption an image: each expert writes its section") { image, model, instruction, json, gateway };
+        var apiKey = GatewayCommands.ApiKeyOption();
+        var command = new Command("caption", "Caption an image: each expert writes its section") { image, model, instruction, json, gateway, apiKey };
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(gateway) is { } url)
-                return GatewayCommands.CaptionAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(instruction), asJson, TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+                return GatewayCommands.CaptionAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(instruction), asJson, TimeSpan.FromMinutes(2), parse.GetValue(apiKey)).GetAwaiter().GetResult();
             return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
             {
                 var result = m.Caption(tokens, parse.GetValue(instruction)!);
@@ -77,12 +78,13 @@ public static class LocalInferenceCommands
         var model = new Option<DirectoryInfo?>("--model");
         var json = new Option<bool>("--json");
         var gateway = GatewayOption();
-        var command = new Command("ask", "Answer a question about an image with the top-gated expert") { image, question, model, json, gateway };
+        var apiKey = GatewayCommands.ApiKeyOption();
+        var command = new Command("ask", "Answer a question about an image with the top-gated expert") { image, question, model, json, gateway, apiKey };
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(gateway) is { } url)
-                return GatewayCommands.AskAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(question)!, asJson, TimeSpan.FromMinutes(1)).GetAwaiter().GetResult();
+                return GatewayCommands.AskAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(question)!, asJson, TimeSpan.FromMinutes(1), parse.GetValue(apiKey)).GetAwaiter().GetResult();
             return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
             {
                 var answer = m.Ask(tokens, parse.GetValue(question)!);

@@ -42,6 +42,8 @@ public sealed class LocalConstellation : IAsyncDisposable
     public string Cache { get; private set; } = "in-process";
     public string? RedisConnection { get; private set; }
     public string LogDirectory { get; }
+    /// <summary>The secret the gateway presents to the internal services in this run.</summary>
+    public string InternalCredential { get; private set; } = "";
     readonly ConstellationOptions _options;
 
     LocalConstellation(ConstellationOptions options)
@@ -81,14 +83,20 @@ public sealed class LocalConstellation : IAsyncDisposable
         }
 
         StartRedis(progress);
-        var modelEnv = new Dictionary<string, string> { ["ImageEncoder__ModelDirectory"] = model, ["VlmEncoder__ModelDirectory"] = model, ["Expert__ModelDirectory"] = model };
+        // A fresh internal credential for this run: the services accept only the gateway, which presents it.
+        InternalCredential = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
+        var modelEnv = new Dictionary<string, string>
+        {
+            ["ImageEncoder__ModelDirectory"] = model, ["VlmEncoder__ModelDirectory"] = model, ["Expert__ModelDirectory"] = model,
+            ["Internal__Credential"] = InternalCredential,
+        };
         Add("image-encoder", Assembly("services", "RsMoe.ImageEncoder"), modelEnv);
         Add("vlm-encoder", Assembly("services", "RsMoe.VlmEncoder"), modelEnv);
         foreach (var role in ExpertRoles)
             Add($"expert-{role}", Assembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
         int httpPort = _options.GatewayHttpPort == 0 ? FreePort() : _options.GatewayHttpPort;
         int grpcPort = _options.GatewayGrpcPort == 0 ? FreePort() : _options.GatewayGrpcPort;
-        var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "" };
+        var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "", ["Internal__Credential"] = InternalCredential };
         Add("gateway", Assembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
 
         // Backends start together; the gateway last (its YARP clusters pointing at them), so its first probes find them up.

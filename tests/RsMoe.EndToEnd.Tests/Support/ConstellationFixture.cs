@@ -75,6 +75,33 @@ public sealed class FaultFixture : ConstellationFixture
     };
 }
 
+/// <summary>The constellation with API keys required and a small rate limit, for access tests.</summary>
+public sealed class SecuredFixture : ConstellationFixture
+{
+    public const string UserKey = "rsmoe-test-user-4f1c9a7e2b";
+    public const string OperatorKey = "rsmoe-test-operator-8d2e6b1f0c";
+    public const string LimitedKey = "rsmoe-test-limited-3a9b7c5d1e";
+
+    static string Hash(string key) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+
+    protected override IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Settings => new Dictionary<string, IReadOnlyDictionary<string, string>>
+    {
+        ["gateway"] = new Dictionary<string, string>
+        {
+            ["Access__RequireApiKey"] = "true",
+            ["Access__ApiKeys__0__Name"] = "user",
+            ["Access__ApiKeys__0__Sha256"] = Hash(UserKey),
+            ["Access__ApiKeys__1__Name"] = "operator",
+            ["Access__ApiKeys__1__Sha256"] = Hash(OperatorKey),
+            ["Access__ApiKeys__1__Operator"] = "true",
+            ["Access__ApiKeys__2__Name"] = "limited",
+            ["Access__ApiKeys__2__Sha256"] = Hash(LimitedKey),
+            ["Access__RequestsPerMinute"] = "60",
+            ["Access__Burst"] = "5",
+        },
+    };
+}
+
 /// <summary>Tests that share one running constellation.</summary>
 [CollectionDefinition(Name)]
 public sealed class ConstellationCollection : ICollectionFixture<ConstellationFixture>
@@ -87,4 +114,11 @@ public sealed class ConstellationCollection : ICollectionFixture<ConstellationFi
 public sealed class FaultCollection : ICollectionFixture<FaultFixture>
 {
     public const string Name = "faults";
+}
+
+/// <summary>Access tests share one constellation that requires keys.</summary>
+[CollectionDefinition(Name)]
+public sealed class SecuredCollection : ICollectionFixture<SecuredFixture>
+{
+    public const string Name = "secured";
 }
