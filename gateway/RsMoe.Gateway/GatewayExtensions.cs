@@ -37,6 +37,8 @@ public static class GatewayExtensions
             });
         builder.Services.AddSingleton(builder.Configuration.GetSection(AccessOptions.Section).Get<AccessOptions>() ?? new AccessOptions());
         builder.Services.AddSingleton<BackendChannels>();
+        builder.Services.AddSingleton(builder.Configuration.GetSection(ResilienceOptions.Section).Get<ResilienceOptions>() ?? new ResilienceOptions());
+        builder.Services.AddSingleton<ResilientCalls>();
         builder.Services.AddSingleton(TimeProvider.System);
         if (string.IsNullOrWhiteSpace(cache.Redis)) builder.Services.AddSingleton<IFeatureCache, InProcessFeatureCache>();
         else builder.Services.AddSingleton<IFeatureCache, RedisFeatureCache>();

@@ -48,23 +48,46 @@ public sealed class FaultTests(FaultFixture fixture)
     [Fact]
     public async Task A_hung_expert_is_cut_off_at_its_own_deadline_and_the_caption_still_arrives()
     {
-        var objects = fixture.Constellation.Service("expert-objects");
-        objects.Freeze();
+        var theme = fixture.Constellation.Service("expert-theme");
+        theme.Freeze();
         try
         {
             // The gateway gives each expert 8 s here; the caller allows 20 s and gets an answer inside it.
             var partial = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("harbor")) }, deadline: Deadline);
-            Assert.Contains("objects", partial.Sections[1].Error);
-            Assert.Equal("", partial.Sections[0].Error);
+            Assert.Contains("theme", partial.Sections[0].Error);
+            Assert.Equal("", partial.Sections[1].Error);
             Assert.Equal("", partial.Sections[2].Error);
         }
         finally
         {
-            objects.Thaw();
-            await fixture.RestartAsync("expert-objects");
+            theme.Thaw();
+            await fixture.RestartAsync("expert-theme");
         }
         var whole = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("harbor")) }, deadline: Deadline);
         Assert.All(whole.Sections, s => Assert.Equal("", s.Error));
+    }
+
+    [Fact]
+    public async Task With_one_replica_of_an_expert_down_calls_are_retried_on_the_other_and_its_circuit_opens()
+    {
+        double retried = await fixture.MetricAsync("gateway", "rsmoe_gateway_retries_total");
+        double opened = await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total");
+        fixture.Constellation.Service("expert-objects-2").Kill();
+        try
+        {
+            // Every caption keeps its objects section: a call that lands on the dead replica is retried on the live one.
+            for (int i = 0; i < 16; i++)
+            {
+                var caption = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample(i % 2 == 0 ? "harbor" : "forest")) }, deadline: Deadline);
+                Assert.True(caption.Sections.All(s => s.Error == ""), string.Join("; ", caption.Sections.Select(s => s.Error)));
+            }
+            Assert.True(await fixture.MetricAsync("gateway", "rsmoe_gateway_retries_total") > retried, "no call was retried");
+            Assert.True(await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total") > opened, "the dead replica's circuit did not open");
+        }
+        finally
+        {
+            await fixture.RestartAsync("expert-objects-2");
+        }
     }
 
     [Fact]

@@ -35,17 +35,20 @@ public sealed class BackendChannels(IProxyStateLookup proxyState, IEnumerable<IL
     readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
     /// <summary>A healthy destination of the cluster, or <c>Unavailable</c> naming the cluster when it has none.</summary>
-    public BackendCall Pick(string clusterId, HttpContext? context = null)
+    public BackendCall Pick(string clusterId, IReadOnlySet<string>? exclude = null)
     {
         if (!proxyState.TryGetCluster(clusterId, out var cluster))
             throw new RpcException(new Status(StatusCode.Unavailable, $"no backend '{clusterId}' is configured"));
-        var available = cluster.DestinationsState.AvailableDestinations;
+        IReadOnlyList<DestinationState> available = cluster.DestinationsState.AvailableDestinations;
+        // A retry goes to another replica when there is one.
+        if (exclude is { Count: > 0 } && available.Any(d => !exclude.Contains(d.DestinationId)))
+            available = available.Where(d => !exclude.Contains(d.DestinationId)).ToList();
         if (available.Count == 0)
             throw new RpcException(new Status(StatusCode.Unavailable, $"{clusterId} is unavailable: no healthy replica"));
         var policyName = cluster.Model.Config.LoadBalancingPolicy ?? LoadBalancingPolicies.PowerOfTwoChoices;
         var destination = available.Count == 1 || !_policies.TryGetValue(policyName, out var policy)
             ? available[0]
-            : policy.PickDestination(context ?? new DefaultHttpContext(), cluster, available) ?? available[0];
+            : policy.PickDestination(new DefaultHttpContext(), cluster, available) ?? available[0];
         Track(destination, +1);
         return new BackendCall(ChannelFor(destination.Model.Config.Address), destination);
     }

@@ -17,7 +17,7 @@ namespace RsMoe.Gateway.Pipeline;
 /// deadline) or the top-gated one, and the merge. An expert that fails or is too slow leaves its section empty with
 /// an error naming it (a partial caption); only when no expert answers does the caption fail, with <c>Unavailable</c>.
 /// </summary>
-public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures features, GatewayOptions options, ILogger<CaptionPipeline> logger)
+public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures features, GatewayOptions options, ILogger<CaptionPipeline> logger)
 {
     public const string VlmCluster = "vlm-encoder";
     public static string ExpertCluster(string role) => $"expert-{role}";
@@ -84,21 +84,24 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
         var section = new Section { Aspect = role, Expert = role };
         try
         {
-            using var call = backends.Pick(ExpertCluster(role));
-            activity?.SetTag("rsmoe.destination", call.Destination.DestinationId);
-            var client = new ExpertClient(call.Channel);
-            using var stream = client.GenerateStream(new GenerateRequest { Prefix = prefix.Prefix, Prompt = prompt, Settings = settings },
-                deadline: VisualFeatures.Earliest(deadline, options.ExpertTimeout), cancellationToken: cancellationToken);
-            await foreach (var e in stream.ResponseStream.ReadAllAsync(cancellationToken))
+            var expertDeadline = VisualFeatures.Earliest(deadline, options.ExpertTimeout);
+            await calls.CallAsync(ExpertCluster(role), expertDeadline, async (channel, answered) =>
             {
-                if (e.Done)
+                using var stream = new ExpertClient(channel).GenerateStream(new GenerateRequest { Prefix = prefix.Prefix, Prompt = prompt, Settings = settings },
+                    deadline: expertDeadline, cancellationToken: cancellationToken);
+                await foreach (var e in stream.ResponseStream.ReadAllAsync(cancellationToken))
                 {
-                    section.Text = e.Result.Text;
-                    section.Expert = $"{role}@{e.Result.Version}";
-                    if (e.Result.DecodeTokensPerSecond > 0) TokensPerSecond.Record(e.Result.DecodeTokensPerSecond, new KeyValuePair<string, object?>("role", role));
+                    answered.Value = true;   // tokens went out: from here a failure is not retried
+                    if (e.Done)
+                    {
+                        section.Text = e.Result.Text;
+                        section.Expert = $"{role}@{e.Result.Version}";
+                        if (e.Result.DecodeTokensPerSecond > 0) TokensPerSecond.Record(e.Result.DecodeTokensPerSecond, new KeyValuePair<string, object?>("role", role));
+                    }
+                    else events.TryWrite(new CaptionEvent { Token = new SectionToken { Aspect = role, Text = e.Text } });
                 }
-                else events.TryWrite(new CaptionEvent { Token = new SectionToken { Aspect = role, Text = e.Text } });
-            }
+                return true;
+            }, cancellationToken);
         }
         catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -144,10 +147,10 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
         GenerateResponse answer;
         try
         {
-            using var call = backends.Pick(ExpertCluster(prefix.Role));
-            answer = await new ExpertClient(call.Channel).GenerateAsync(
+            var expertDeadline = VisualFeatures.Earliest(deadline, options.ExpertTimeout);
+            answer = await calls.CallAsync(ExpertCluster(prefix.Role), expertDeadline, (channel, _) => new ExpertClient(channel).GenerateAsync(
                 new GenerateRequest { Prefix = prefix.Prefix, Prompt = question, Settings = new GenerationSettings { MaxNewTokens = options.AskMaxNewTokens } },
-                deadline: VisualFeatures.Earliest(deadline, options.ExpertTimeout), cancellationToken: cancellationToken);
+                deadline: expertDeadline, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
         }
         catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -169,9 +172,10 @@ public sealed class CaptionPipeline(BackendChannels backends, VisualFeatures fea
         RouteResponse routing;
         try
         {
-            using var call = backends.Pick(VlmCluster);
-            routing = await new VlmEncoderClient(call.Channel).RouteAsync(new RouteRequest { VisualTokens = tokens, Instruction = instruction },
-                deadline: VisualFeatures.Earliest(deadline, options.VlmEncoderTimeout), cancellationToken: cancellationToken);
+            var stageDeadline = VisualFeatures.Earliest(deadline, options.VlmEncoderTimeout);
+            routing = await calls.CallAsync(VlmCluster, stageDeadline, (channel, _) => new VlmEncoderClient(channel).RouteAsync(
+                new RouteRequest { VisualTokens = tokens, Instruction = instruction },
+                deadline: stageDeadline, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
         }
         catch (RpcException e)
         {

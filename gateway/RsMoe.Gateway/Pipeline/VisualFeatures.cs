@@ -13,7 +13,7 @@ namespace RsMoe.Gateway.Pipeline;
 /// encoder (then cached). The key is the image bytes' SHA-256 and the encoder's identity, so a new backbone never
 /// reads another's features.
 /// </summary>
-public sealed class VisualFeatures(BackendChannels backends, IFeatureCache cache, GatewayOptions options, ILogger<VisualFeatures> logger)
+public sealed class VisualFeatures(BackendChannels backends, ResilientCalls calls, IFeatureCache cache, GatewayOptions options, ILogger<VisualFeatures> logger)
 {
     public const string Cluster = "image-encoder";
     volatile string? _encoderIdentity;
@@ -51,10 +51,9 @@ public sealed class VisualFeatures(BackendChannels backends, IFeatureCache cache
         EncodeImageResponse encoded;
         try
         {
-            using var call = backends.Pick(Cluster);
-            var client = new ImageEncoderClient(call.Channel);
-            encoded = await client.EncodeAsync(new EncodeImageRequest { Image = image },
-                deadline: Earliest(deadline, options.ImageEncoderTimeout), cancellationToken: cancellationToken);
+            var stageDeadline = Earliest(deadline, options.ImageEncoderTimeout);
+            encoded = await calls.CallAsync(Cluster, stageDeadline, (channel, _) => new ImageEncoderClient(channel).EncodeAsync(
+                new EncodeImageRequest { Image = image }, deadline: stageDeadline, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
         }
         catch (RpcException e)
         {

@@ -21,6 +21,8 @@ public sealed record ConstellationOptions
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
     /// <summary>Extra configuration per service name (e.g. <c>Gateway__ExpertTimeout</c> for the gateway).</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Environment { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+    /// <summary>Replicas per expert role (default 1); replica k of role r is the service <c>expert-r-k</c> (k ≥ 2).</summary>
+    public IReadOnlyDictionary<string, int> ExpertReplicas { get; init; } = new Dictionary<string, int>();
 }
 
 /// <summary>
@@ -33,6 +35,8 @@ public sealed class LocalConstellation : IAsyncDisposable
     public static readonly string[] ExpertRoles = ["theme", "objects", "relationships"];
 
     readonly List<ServiceProcess> _services = [];
+    /// <summary>Which YARP cluster and destination key each backend process is.</summary>
+    readonly Dictionary<string, (string Cluster, string Destination)> _destinations = [];
     Process? _redis;
     public IReadOnlyList<ServiceProcess> Services => _services;
     public ServiceProcess Gateway => Service("gateway");
@@ -93,7 +97,15 @@ public sealed class LocalConstellation : IAsyncDisposable
         Add("image-encoder", Assembly("services", "RsMoe.ImageEncoder"), modelEnv);
         Add("vlm-encoder", Assembly("services", "RsMoe.VlmEncoder"), modelEnv);
         foreach (var role in ExpertRoles)
-            Add($"expert-{role}", Assembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
+        {
+            int replicas = _options.ExpertReplicas.TryGetValue(role, out int n) ? Math.Max(1, n) : 1;
+            for (int k = 1; k <= replicas; k++)
+            {
+                string name = k == 1 ? $"expert-{role}" : $"expert-{role}-{k}";
+                Add(name, Assembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
+                _destinations[name] = ($"expert-{role}", k == 1 ? "primary" : $"replica{k}");
+            }
+        }
         int httpPort = _options.GatewayHttpPort == 0 ? FreePort() : _options.GatewayHttpPort;
         int grpcPort = _options.GatewayGrpcPort == 0 ? FreePort() : _options.GatewayGrpcPort;
         var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "", ["Internal__Credential"] = InternalCredential };
@@ -105,7 +117,10 @@ public sealed class LocalConstellation : IAsyncDisposable
         foreach (var service in backends) service.Start();
         foreach (var service in backends) await WaitAsync(service, fixedPorts: false);
         foreach (var backend in backends)
-            Gateway.Environment[$"ReverseProxy__Clusters__{backend.Name}__Destinations__primary__Address"] = backend.GrpcAddress;
+        {
+            var (cluster, destination) = _destinations.TryGetValue(backend.Name, out var d) ? d : (backend.Name, "primary");
+            Gateway.Environment[$"ReverseProxy__Clusters__{cluster}__Destinations__{destination}__Address"] = backend.GrpcAddress;
+        }
         Gateway.Start();
         await WaitAsync(Gateway, fixedPorts: _options.GatewayHttpPort != 0);
 

@@ -19,6 +19,7 @@ public class ConstellationFixture : IAsyncLifetime
 
     /// <summary>Per-service settings for this fixture (e.g. a short expert deadline for fault tests).</summary>
     protected virtual IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Settings => new Dictionary<string, IReadOnlyDictionary<string, string>>();
+    protected virtual IReadOnlyDictionary<string, int> ExpertReplicas => new Dictionary<string, int>();
 
     public async Task InitializeAsync()
     {
@@ -30,6 +31,7 @@ public class ConstellationFixture : IAsyncLifetime
             GatewayGrpcPort = 0,
             Redis = "auto",
             Environment = Settings,
+            ExpertReplicas = ExpertReplicas,
             LogDirectory = Directory.CreateTempSubdirectory("rsmoe-e2e-").FullName,
         });
         Assert.StartsWith("redis", Constellation.Cache);
@@ -62,14 +64,18 @@ public class ConstellationFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The same with a short expert deadline and fast health checks, for fault tests that stop things.</summary>
+/// <summary>The same with a short expert deadline and two replicas of the objects expert, for fault tests that stop things.</summary>
 public sealed class FaultFixture : ConstellationFixture
 {
+    protected override IReadOnlyDictionary<string, int> ExpertReplicas => new Dictionary<string, int> { ["objects"] = 2 };
+
     protected override IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Settings => new Dictionary<string, IReadOnlyDictionary<string, string>>
     {
         ["gateway"] = new Dictionary<string, string>
         {
             ["Gateway__ExpertTimeout"] = "00:00:08",
+            // Slow active checks on the replicated expert, so its dead replica is found by retries and the circuit breaker.
+            ["ReverseProxy__Clusters__expert-objects__HealthCheck__Active__Interval"] = "00:01:00",
             ["Gateway__ImageEncoderTimeout"] = "00:00:08",
         },
     };
