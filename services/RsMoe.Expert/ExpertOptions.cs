@@ -18,6 +18,8 @@ public sealed class ExpertOptions
     public int MaxNewTokensLimit { get; set; } = 256;
     /// <summary>Generations run at once; more wait their turn (honouring their deadlines).</summary>
     public int MaxConcurrentGenerations { get; set; } = 2;
+    /// <summary>Fault injection for drills and tests: a pause after every generated token (zero in production).</summary>
+    public TimeSpan TokenDelay { get; set; } = TimeSpan.Zero;
     /// <summary>Largest request: a paper-scale prefix (36 × 4096 float32) is 0.6 MiB.</summary>
     public int MaxReceiveMessageBytes { get; set; } = 4 << 20;
 }

@@ -27,7 +27,7 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
         {
             using var lease = slot.Acquire();
             var clock = Stopwatch.StartNew();
-            var output = await Task.Run(() => lease.Model.Generate(prefix, shape, request.Prompt, settings, null, context.CancellationToken), context.CancellationToken);
+            var output = await Task.Run(() => lease.Model.Generate(prefix, shape, request.Prompt, settings, Paced(null), context.CancellationToken), context.CancellationToken);
             return Record(output, lease.Model, clock);
         }
         finally
@@ -49,7 +49,7 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
             {
                 try
                 {
-                    return lease.Model.Generate(prefix, shape, request.Prompt, settings, text => pieces.Writer.TryWrite(text), context.CancellationToken);
+                    return lease.Model.Generate(prefix, shape, request.Prompt, settings, Paced(text => pieces.Writer.TryWrite(text)), context.CancellationToken);
                 }
                 finally
                 {
@@ -66,6 +66,13 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
             _generations.Release();
         }
     }
+
+    /// <summary>The token callback, slowed by <see cref="ExpertOptions.TokenDelay"/> when a drill asks for it.</summary>
+    Action<string>? Paced(Action<string>? onText) => options.TokenDelay <= TimeSpan.Zero ? onText : text =>
+    {
+        Thread.Sleep(options.TokenDelay);
+        onText?.Invoke(text);
+    };
 
     GenerateResponse Record(ExpertOutput output, ExpertModel model, Stopwatch clock)
     {

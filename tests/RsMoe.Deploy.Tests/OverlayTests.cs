@@ -169,3 +169,27 @@ public sealed class OverlayTests
         foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories)) File.Copy(file, file.Replace(from, to));
     }
 }
+
+/// <summary>Secrets: the internal credential reaches every internal service and the gateway; API key hashes only the gateway.</summary>
+public sealed class SecretTests
+{
+    static IEnumerable<string> SecretRefs(K8sObject deployment) =>
+        deployment.Containers.SelectMany(c => c.Children.TryGetValue(new YamlScalarNode("envFrom"), out var e) ? ((YamlSequenceNode)e).Children.OfType<YamlMappingNode>() : [])
+            .Select(e => new K8sObject("", "", e).Scalar("secretRef", "name")).OfType<string>();
+
+    [Theory]
+    [MemberData(nameof(OverlayTests.Overlays), MemberType = typeof(OverlayTests))]
+    public void The_internal_credential_and_api_keys_come_from_secrets(string overlay)
+    {
+        var objects = Manifests.Render(overlay);
+        foreach (var deployment in objects.Where(o => o.Kind == "Deployment" && o.Name != "redis"))
+            Assert.Contains("rsmoe-internal", SecretRefs(deployment));
+        var gateway = objects.Single(o => o.Kind == "Deployment" && o.Name == "gateway");
+        Assert.Contains("rsmoe-api-keys", SecretRefs(gateway));
+        Assert.All(objects.Where(o => o.Kind == "Deployment" && o.Name != "gateway"), d => Assert.DoesNotContain("rsmoe-api-keys", SecretRefs(d)));
+        // Only the dev overlay carries secrets in git; the others expect the cluster's own.
+        Assert.Equal(overlay == "dev", objects.Any(o => o.Kind == "Secret"));
+        var config = objects.Single(o => o.Kind == "ConfigMap" && o.Name.StartsWith("gateway-config-"));
+        Assert.Equal(overlay == "dev" ? "false" : "true", config.Scalar("data", "Access__RequireApiKey"));
+    }
+}

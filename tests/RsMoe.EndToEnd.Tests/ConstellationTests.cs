@@ -201,6 +201,43 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
     }
 
     [Fact]
+    public async Task Swapping_a_checkpoint_under_load_loses_no_request()
+    {
+        var objects = new Expert.ExpertClient(fixture.Gateway);
+        var headers = new Metadata { { "x-rsmoe-expert", "objects" } };
+        using var stop = new CancellationTokenSource();
+        int completed = 0;
+        var failures = new List<string>();
+        string[] samples = ["harbor", "forest", "airport", "residential"];
+        var load = Enumerable.Range(0, 4).Select(worker => Task.Run(async () =>
+        {
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                try
+                {
+                    var caption = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample(samples[(worker + i) % 4])) },
+                        deadline: DateTime.UtcNow.AddSeconds(60));
+                    foreach (var s in caption.Sections.Where(s => s.Error != "")) lock (failures) failures.Add(s.Error);
+                    Interlocked.Increment(ref completed);
+                }
+                catch (RpcException e)
+                {
+                    lock (failures) failures.Add(e.Status.ToString());
+                }
+            }
+        })).ToList();
+        await Task.Delay(1000);
+        await objects.ReloadAsync(new ReloadRequest { AdapterPath = Path.Combine(ConstellationFixture.ModelDirectory, "experts", "theme") }, headers);
+        await Task.Delay(1000);
+        await objects.ReloadAsync(new ReloadRequest(), headers);
+        await Task.Delay(1000);
+        stop.Cancel();
+        await Task.WhenAll(load);
+        Assert.Empty(failures);
+        Assert.True(completed >= 6, $"{completed} captions");
+    }
+
+    [Fact]
     public async Task The_command_line_client_prints_sections_by_aspect()
     {
         var (code, stdout, stderr) = Run("caption", ConstellationFixture.Sample("farmland"), "--gateway", fixture.Constellation.GatewayGrpcUrl);

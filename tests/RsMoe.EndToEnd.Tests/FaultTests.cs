@@ -91,6 +91,31 @@ public sealed class FaultTests(FaultFixture fixture)
     }
 
     [Fact]
+    public async Task A_stopping_expert_finishes_the_requests_it_has_before_it_exits()
+    {
+        var relationships = fixture.Constellation.Service("expert-relationships");
+        string[] samples = ["airport", "river", "farmland"];
+        // Features cached first, so all three captions reach the experts at once.
+        foreach (var sample in samples) await Captioner.AskAsync(new AskRequest { Image = Image(ConstellationFixture.Sample(sample)), Question = "What is this?" }, deadline: Deadline);
+        var captions = samples.Select(sample => Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample(sample)) }, deadline: Deadline).ResponseAsync).ToList();
+        await Task.Delay(400);   // all three are with the experts (relationships writes at 30 ms a token here)
+        var stopping = Task.Run(() => relationships.Stop(TimeSpan.FromSeconds(20)));   // SIGTERM, then wait
+        try
+        {
+            foreach (var caption in await Task.WhenAll(captions))
+                Assert.True(caption.Sections.All(s => s.Error == ""), string.Join("; ", caption.Sections.Select(s => s.Error)));
+            await stopping;
+            Assert.False(relationships.IsRunning);
+            Assert.Contains("Application is shutting down", relationships.Tail(40));
+        }
+        finally
+        {
+            await stopping;
+            await fixture.RestartAsync("expert-relationships");
+        }
+    }
+
+    [Fact]
     public async Task With_the_image_encoder_down_cached_images_are_answered_and_new_ones_are_unavailable_until_it_returns()
     {
         var seen = Rsscn7("eForest/e010.jpg");

@@ -31,6 +31,9 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
     /// <summary>Checks what the caller sent before any backend is called.</summary>
     internal void ValidateText(string text, string what)
     {
+        // Protobuf decodes malformed UTF-8 to U+FFFD rather than failing; refuse it as JSON parsing does.
+        if (text.Contains('\uFFFD'))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"the {what} is not valid UTF-8"));
         if (text.Length > options.MaxInstructionChars)
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"the {what} has {text.Length} characters; at most {options.MaxInstructionChars} are accepted"));
     }

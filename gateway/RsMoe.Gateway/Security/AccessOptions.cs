@@ -9,8 +9,8 @@ public sealed class AccessOptions
     public bool RequireApiKey { get; set; }
     /// <summary>Keys are stored hashed: SHA-256 of the key, hex (<c>rsmoe keys new NAME</c> makes one).</summary>
     public List<ApiKey> ApiKeys { get; set; } = [];
-    /// <summary>Sustained requests per minute per key (per client address when keys are not required); 0 for no limit.</summary>
-    public int RequestsPerMinute { get; set; } = 600;
+    /// <summary>Sustained requests per minute per key (per client address when keys are not required); 0 (the default) for no limit.</summary>
+    public int RequestsPerMinute { get; set; }
     /// <summary>How many requests a key may make at once above the sustained rate.</summary>
     public int Burst { get; set; } = 60;
 }

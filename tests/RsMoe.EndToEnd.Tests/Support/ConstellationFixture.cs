@@ -78,6 +78,8 @@ public sealed class FaultFixture : ConstellationFixture
             ["ReverseProxy__Clusters__expert-objects__HealthCheck__Active__Interval"] = "00:01:00",
             ["Gateway__ImageEncoderTimeout"] = "00:00:08",
         },
+        // Slow enough that a drain test can stop it mid-generation.
+        ["expert-relationships"] = new Dictionary<string, string> { ["Expert__TokenDelay"] = "00:00:00.030" },
     };
 }
 
