@@ -20,6 +20,7 @@ public static class CliApp
         UpCommand.Create(),
         GatewayCommands.Reload(),
         GatewayCommands.Keys(),
+        LoadCommand.Create(),
     };
 
     /// <summary>On Ctrl-C or SIGTERM a command's token is cancelled and it gets this long to clean up (rsmoe up stops its services).</summary>

@@ -267,6 +267,26 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         Assert.Contains("rsmoe_expert_generated_tokens", expert);
     }
 
+    [Fact]
+    public void The_load_tool_reports_throughput_latency_errors_and_refuses_other_machines()
+    {
+        string report = Path.Combine(Path.GetTempPath(), $"rsmoe-load-{Guid.NewGuid():N}.json");
+        var (code, stdout, stderr) = Run("load", "--url", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "2", "--duration", "00:00:04",
+            "--warmup", "00:00:01", "--pool", "8", "--out", report);
+        Assert.True(code == 0, stderr + stdout);
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("Requests").GetInt32() > 0);
+        Assert.True(root.GetProperty("P99Ms").GetDouble() >= root.GetProperty("P50Ms").GetDouble());
+        Assert.Equal(root.GetProperty("Requests").GetInt32(), root.GetProperty("ByStatus").GetProperty("OK").GetInt32());
+        Assert.Contains("requests/s", stdout);
+        File.Delete(report);
+
+        var (refused, _, why) = Run("load", "--url", "http://192.0.2.1:5081", "--duration", "00:00:01");
+        Assert.Equal(2, refused);
+        Assert.Contains("loopback", why);
+    }
+
     static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

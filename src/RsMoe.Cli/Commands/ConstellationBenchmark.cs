@@ -98,7 +98,7 @@ internal static class ConstellationBenchmark
 
     static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 
-    static List<string> ImageFiles(string? folder)
+    internal static List<string> ImageFiles(string? folder)
     {
         if (folder is null)
         {
