@@ -12,7 +12,8 @@ public static class LogitsProcessing
         if (penalty == 1.0 || seenTokens.shape[1] == 0) return logits;
         using var scope = NewDisposeScope();
         var seen = logits.gather(1, seenTokens);
-        var penalised = where(seen.lt(0), seen * penalty, seen / penalty);
+        using Scalar factor = penalty;   // held for the call: see Scalars
+        var penalised = where(seen.lt(Scalars.Zero), seen.mul(factor), seen.div(factor));
         return logits.scatter(1, seenTokens, penalised).MoveToOuterDisposeScope();
     }
 
@@ -22,7 +23,7 @@ public static class LogitsProcessing
         using var scope = NewDisposeScope();
         var (values, _) = logits.topk(topK, -1);
         var threshold = values.narrow(-1, topK - 1, 1);
-        return logits.masked_fill(logits.lt(threshold), float.NegativeInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(logits.lt(threshold), Scalars.NegativeInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>Keeps the smallest set of most likely tokens whose probabilities sum to at least topP.</summary>
@@ -32,9 +33,10 @@ public static class LogitsProcessing
         using var scope = NewDisposeScope();
         var (sorted, indices) = logits.sort(-1, descending: false);
         var cumulative = sorted.softmax(-1).cumsum(-1);
-        var remove = cumulative.le(1 - topP);
+        using Scalar keepMass = 1 - topP;
+        var remove = cumulative.le(keepMass);
         remove[TensorIndex.Ellipsis, -1] = tensor(false);   // always keep the most likely token
         var removeUnsorted = remove.scatter(1, indices, remove);
-        return logits.masked_fill(removeUnsorted, float.NegativeInfinity).MoveToOuterDisposeScope();
+        return logits.masked_fill(removeUnsorted, Scalars.NegativeInfinity).MoveToOuterDisposeScope();
     }
 }

@@ -87,7 +87,7 @@ public sealed class TextGenerator
 
                 using var stepScope = NewDisposeScope();
                 var nextIds = tensor(next, [batch, 1], ScalarType.Int64, device);
-                var positions = lastPositions + 1;
+                var positions = lastPositions.add(Scalars.One);
                 Tensor? mask = null;
                 if (keyMask is not null)
                 {
@@ -120,7 +120,11 @@ public sealed class TextGenerator
     static Tensor ChooseTokens(Tensor scores, GenerationOptions options, Generator? random)
     {
         if (!options.DoSample) return scores.argmax(-1);
-        if (options.Temperature != 1.0) scores = scores / options.Temperature;
+        if (options.Temperature != 1.0)
+        {
+            using Scalar temperature = options.Temperature;   // held for the call: see Scalars
+            scores = scores.div(temperature);
+        }
         scores = LogitsProcessing.ApplyTopK(scores, options.TopK);
         scores = LogitsProcessing.ApplyTopP(scores, options.TopP);
         return scores.softmax(-1).multinomial(1, false, random).squeeze(-1);

@@ -8,11 +8,13 @@ namespace RsMoe.Model.Llm;
 public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
 {
     readonly double _eps;
+    readonly Scalar _epsScalar;   // long-lived: see Scalars
     readonly Parameter weight;
 
     public LlamaRMSNorm(long hiddenSize, double eps) : base(nameof(LlamaRMSNorm))
     {
         _eps = eps;
+        _epsScalar = eps;
         weight = nn.Parameter(ones(hiddenSize));
         RegisterComponents();
     }
@@ -22,7 +24,7 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var dtype = input.dtype;
         var h = input.to_type(ScalarType.Float32);
-        h = h * (h.square().mean([-1L], keepdim: true) + _eps).rsqrt();
+        h = h * h.square().mean([-1L], keepdim: true).add_(_epsScalar).rsqrt_();
         return (weight * h.to_type(dtype)).MoveToOuterDisposeScope();
     }
 }

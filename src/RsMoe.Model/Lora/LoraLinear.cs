@@ -17,6 +17,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     Linear? lora_B;
     Dropout? _loraDropout;
     double _scaling;
+    Scalar? _scalingScalar;   // long-lived: see Scalars
 
     public long InFeatures { get; }
     public long OutFeatures { get; }
@@ -50,7 +51,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var input = _loraDropout is not null && training ? _loraDropout.call(x) : x;
         var update = Autocast.Linear(Autocast.Linear(input, lora_A.weight!, null), lora_B.weight!, null);
-        return y.add_(update, _scaling).MoveToOuterDisposeScope();
+        return y.add_(update, _scalingScalar!).MoveToOuterDisposeScope();
     }
 
     /// <summary>Adds a fresh adapter: A like PEFT's default (Kaiming uniform), B zero.</summary>
@@ -71,6 +72,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         register_module(nameof(lora_B), lora_B);
         _loraDropout = settings.LoraDropout > 0 ? nn.Dropout(settings.LoraDropout) : null;
         _scaling = settings.Scaling;
+        _scalingScalar = _scaling;
         Adapter = settings;
     }
 

@@ -12,11 +12,13 @@ public sealed class QFormerMultiHeadAttention : nn.Module<Tensor, Tensor, Tensor
     readonly LoraLinear query, key, value;
     readonly Dropout dropout;
     readonly int _heads, _headDim;
+    readonly Scalar _sqrtHeadDim;   // long-lived: see Scalars
 
     public QFormerMultiHeadAttention(QFormerConfig config, bool isCrossAttention) : base(nameof(QFormerMultiHeadAttention))
     {
         _heads = config.NumAttentionHeads;
         _headDim = config.HiddenSize / config.NumAttentionHeads;
+        _sqrtHeadDim = Math.Sqrt(_headDim);
         int keySize = isCrossAttention ? config.EncoderHiddenSize : config.HiddenSize;
         query = new LoraLinear(config.HiddenSize, config.HiddenSize);
         key = new LoraLinear(keySize, config.HiddenSize);
@@ -34,7 +36,7 @@ public sealed class QFormerMultiHeadAttention : nn.Module<Tensor, Tensor, Tensor
         var q = Split(query.call(hidden));
         var k = Split(key.call(keyValueSource));
         var v = Split(value.call(keyValueSource));
-        var scores = q.matmul(k.transpose(-1, -2)) / Math.Sqrt(_headDim);
+        var scores = q.matmul(k.transpose(-1, -2)).div(_sqrtHeadDim);
         if (additiveMask is not null) scores = scores + additiveMask;
         var probs = dropout.call(scores.softmax(-1));
         var context = probs.matmul(v).transpose(1, 2).reshape(batch, -1, _heads * _headDim);

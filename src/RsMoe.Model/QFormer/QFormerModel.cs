@@ -94,7 +94,8 @@ public sealed class QFormerModel : nn.Module
             var keep = cat([ones(queryEmbeds.shape[0], queryLength, dtype: ScalarType.Float32, device: hidden.device),
                             instructionMask.to_type(ScalarType.Float32)], 1);
             // (1 - mask) * most-negative, as transformers extends BERT masks.
-            additive = ((1 - keep) * (double)torch.finfo(hidden.dtype).min).to_type(hidden.dtype).unsqueeze(1).unsqueeze(1);
+            using Scalar lowest = (double)torch.finfo(hidden.dtype).min;   // held for the call: see Scalars
+            additive = keep.neg().add_(Scalars.One).mul_(lowest).to_type(hidden.dtype).unsqueeze(1).unsqueeze(1);
         }
         return encoder.Forward(hidden, additive, imageEmbeds.to_type(hidden.dtype), queryLength).MoveToOuterDisposeScope();
     }

@@ -68,7 +68,7 @@ public sealed class InstructionRouter : nn.Module
             var weights = instructionMask is null
                 ? ones(batch, instructionOutput.shape[1], 1, dtype: instructionOutput.dtype, device: instructionOutput.device)
                 : instructionMask.to_type(instructionOutput.dtype).unsqueeze(-1);
-            pooledInstruction = (instructionOutput * weights).sum(1) / weights.sum(1).clamp_min(1);
+            pooledInstruction = (instructionOutput * weights).sum(1) / weights.sum(1).clamp_min(Scalars.One);
         }
         var features = cat([pooledQueries, pooledInstruction], -1);
         var hidden = nn.functional.gelu(condition.call(features));
