@@ -23,8 +23,9 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, AttentionInputs, Tenso
     public override Tensor forward(Tensor hidden, AttentionInputs inputs)
     {
         using var scope = NewDisposeScope();
-        var h = hidden + self_attn.call(input_layernorm.call(hidden), inputs);
-        var output = h + mlp.call(post_attention_layernorm.call(h));
+        // Explicit alpha: tensor + tensor makes a temporary Scalar (see Scalars).
+        var h = hidden.add(self_attn.call(input_layernorm.call(hidden), inputs), Scalars.One);
+        var output = h.add(mlp.call(post_attention_layernorm.call(h)), Scalars.One);
         return output.MoveToOuterDisposeScope();
     }
 }

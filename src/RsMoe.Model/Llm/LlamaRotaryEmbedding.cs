@@ -91,7 +91,7 @@ public sealed class LlamaRotaryEmbedding : nn.Module
         using var scope = NewDisposeScope();
         var c = cos.unsqueeze(1);
         var s = sin.unsqueeze(1);
-        return (x * c + RotateHalf(x) * s).MoveToOuterDisposeScope();
+        return (x * c).add_(RotateHalf(x) * s, Scalars.One).MoveToOuterDisposeScope();
     }
 
     protected override void Dispose(bool disposing)

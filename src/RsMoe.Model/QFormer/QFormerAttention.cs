@@ -37,7 +37,7 @@ public sealed class QFormerMultiHeadAttention : nn.Module<Tensor, Tensor, Tensor
         var k = Split(key.call(keyValueSource));
         var v = Split(value.call(keyValueSource));
         var scores = q.matmul(k.transpose(-1, -2)).div(_sqrtHeadDim);
-        if (additiveMask is not null) scores = scores + additiveMask;
+        if (additiveMask is not null) scores = scores.add(additiveMask, Scalars.One);   // explicit alpha: see Scalars
         var probs = dropout.call(scores.softmax(-1));
         var context = probs.matmul(v).transpose(1, 2).reshape(batch, -1, _heads * _headDim);
         return context.MoveToOuterDisposeScope();
@@ -103,6 +103,6 @@ public sealed class QFormerOutput : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor hidden, Tensor residual)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.call(dropout.call(dense.call(hidden)) + residual).MoveToOuterDisposeScope();
+        return LayerNorm.call(dropout.call(dense.call(hidden)).add(residual, Scalars.One)).MoveToOuterDisposeScope();
     }
 }

@@ -31,7 +31,7 @@ public sealed class QFormerEmbeddings : nn.Module
         if (inputIds is not null && inputIds.shape[1] > 0)
         {
             var positions = arange(inputIds.shape[1], ScalarType.Int64, inputIds.device).unsqueeze(0);
-            var text = word_embeddings.call(inputIds) + position_embeddings.call(positions);
+            var text = word_embeddings.call(inputIds).add(position_embeddings.call(positions), Scalars.One);
             embeddings = cat([queryEmbeds, text.to_type(queryEmbeds.dtype)], 1);
         }
         return dropout.call(layernorm.call(embeddings.to_type(layernorm.weight!.dtype))).MoveToOuterDisposeScope();

@@ -73,7 +73,7 @@ public sealed class InstructionRouter : nn.Module
         var features = cat([pooledQueries, pooledInstruction], -1);
         var hidden = nn.functional.gelu(condition.call(features));
         var perExpert = offsets.Select((offset, i) =>
-            soft_prompts[i].unsqueeze(0) + offset.call(hidden).view(batch, Config.PromptLength, Config.LlmHiddenSize)).ToList();
+            soft_prompts[i].unsqueeze(0).add(offset.call(hidden).view(batch, Config.PromptLength, Config.LlmHiddenSize), Scalars.One)).ToList();
         var prompts = stack(perExpert, 1);
         var gateLogits = gate.call(features);
         return new RouterOutput(prompts.MoveToOuterDisposeScope(), gateLogits.MoveToOuterDisposeScope());

@@ -49,7 +49,7 @@ public sealed class ResNetImageEncoder : IImageEncoder
         using var noGrad = no_grad();
         var features = FeatureMap(rgb);                                   // [B, 512, 7, 7]
         var tokens = features.flatten(2).transpose(1, 2);                 // [B, 49, 512]
-        return (tokens + _positions.unsqueeze(0)).MoveToOuterDisposeScope();
+        return tokens.add(_positions.unsqueeze(0), Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>The network's last feature map [B, 512, 7, 7], before average pooling.</summary>
