@@ -50,6 +50,8 @@ public sealed class ServiceProcess : IDisposable
         // Few glibc malloc arenas: libtorch's allocations from many thread-pool threads otherwise fragment into
         // slowly growing resident memory (measured: about 5 MiB a minute per expert under load; flat with 2).
         info.Environment["MALLOC_ARENA_MAX"] = "2";
+        // Workstation GC: on a few cores the server GC's per-core heaps only grow the footprint of these small services.
+        info.Environment["DOTNET_gcServer"] = "0";
         // If the launcher is killed outright, each service notices and stops (see ServiceDefaults' ParentProcessWatch).
         info.Environment["RSMOE_PARENT_PID"] = System.Environment.ProcessId.ToString();
         _log?.Dispose();
