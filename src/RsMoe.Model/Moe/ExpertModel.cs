@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using RsMoe.Model.Checkpoints;
 using RsMoe.Model.Generation;
 using RsMoe.Model.Llm;
 using RsMoe.Model.Tokenizers;
@@ -40,9 +40,7 @@ public sealed class ExpertModel : IDisposable
         string weights = Path.Combine(adapterDirectory, "adapter_model.safetensors");
         if (!Directory.Exists(adapterDirectory)) throw new DirectoryNotFoundException($"adapter folder '{adapterDirectory}' does not exist");
         if (!File.Exists(weights)) throw new FileNotFoundException($"no adapter_model.safetensors in '{adapterDirectory}'", weights);
-        string version;
-        using (var stream = File.OpenRead(weights))
-            version = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(adapterDirectory))}-{Convert.ToHexString(SHA256.HashData(stream))[..12].ToLowerInvariant()}";
+        string version = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(adapterDirectory))}-{FileDigest.Short(weights)}";
         LlamaForCausalLM lm;
         try
         {

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using RsMoe.Model.Checkpoints;
 using RsMoe.Model.QFormer;
 using RsMoe.Model.Tokenizers;
 using TorchSharp;
@@ -37,9 +37,7 @@ public sealed class RoutingEncoder : IDisposable
         var config = RsMoeModel.LoadConfig(modelDirectory);
         var encoder = RsMoeModel.LoadVlmEncoder(modelDirectory, config);
         if (device.type != DeviceType.CPU) encoder.to(device);
-        string weights = Path.Combine(modelDirectory, "vlm_encoder.safetensors");
-        using var stream = File.OpenRead(weights);
-        string version = "vlm-" + Convert.ToHexString(SHA256.HashData(stream))[..12].ToLowerInvariant();
+        string version = "vlm-" + FileDigest.Short(Path.Combine(modelDirectory, "vlm_encoder.safetensors"));
         return new RoutingEncoder(config, encoder, RsMoeModel.LoadInstructionTokenizer(modelDirectory, config), device, version);
     }
 

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using RsMoe.Model.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,8 +38,7 @@ public sealed class ResNetImageEncoder : IImageEncoder
         _preprocess = new OnnxGraphExecutor(preprocessPath, Device);
         _network = new OnnxGraphExecutor(ModelPath, Device);
         _positions = SineCosinePositions(Side, Width).to(Device).DetachFromDisposeScope();
-        using var stream = File.OpenRead(ModelPath);
-        Identity = "resnet18-cntk-onnx-" + Convert.ToHexString(SHA256.HashData(stream))[..16].ToLowerInvariant();
+        Identity = "resnet18-cntk-onnx-" + FileDigest.Short(ModelPath, 16);
     }
 
     /// <summary>Visual tokens [B, 49, 512] for RGB pixels [B, 3, 224, 224] in 0–255.</summary>
