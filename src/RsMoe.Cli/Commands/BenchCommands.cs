@@ -24,7 +24,7 @@ public static class BenchCommands
         int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
         double? LlamaCppDecodeTokensPerSecond, double? RatioToLlamaCpp);
 
-    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne(), Render(), ConstellationBenchmark.Create() };
+    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne(), Render(), Kernels(), ConstellationBenchmark.Create() };
 
     sealed record BenchFile(List<BenchRow> Rows);
 
@@ -121,6 +121,23 @@ public static class BenchCommands
         child.WaitForExit();
         if (child.ExitCode != 0) throw new InvalidOperationException($"benchmark child for {shape}/{dtype}/{threads} failed: {output}");
         return JsonSerializer.Deserialize<BenchRow>(output.Trim().Split('\n')[^1])!;
+    }
+
+    static Command Kernels()
+    {
+        var command = new Command("kernels", "Read bandwidth and the decoder's matrix-kernel bandwidth, 1 and 2 threads");
+        command.SetAction(_ =>
+        {
+            foreach (int t in new[] { 1, 2 })
+            {
+                Console.WriteLine($"threads {t}: read {RsMoe.Model.Decoding.DecodeProbes.ReadBandwidth(t):F1} GB/s");
+                foreach (var (rows, cols) in new[] { (2048, 2048), (8192, 2048), (768, 768), (32000, 256) })
+                    foreach (var type in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                        Console.WriteLine($"  {type,-9} [{rows}x{cols}] {RsMoe.Model.Decoding.DecodeProbes.MatVecBandwidth(type, rows, cols, t):F1} GB/s");
+            }
+            return 0;
+        });
+        return command;
     }
 
     static Command LmOne()

@@ -38,7 +38,8 @@ public sealed record GenerationOptions
 }
 
 /// <summary>One prompt: optional embeddings placed before the token ids (visual tokens, soft prompts), then the ids.</summary>
-public sealed record GenerationPrompt(IReadOnlyList<int> TokenIds, TorchSharp.torch.Tensor? PrefixEmbeddings = null)
+/// <param name="Adapter">With a <see cref="Lora.LoraBank"/>: the adapter this row decodes with.</param>
+public sealed record GenerationPrompt(IReadOnlyList<int> TokenIds, TorchSharp.torch.Tensor? PrefixEmbeddings = null, int? Adapter = null)
 {
     public long Length => TokenIds.Count + (PrefixEmbeddings?.shape[0] ?? 0);
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using RsMoe.Model.Decoding;
 using RsMoe.Model.Llm;
+using RsMoe.Model.Lora;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,8 +15,20 @@ namespace RsMoe.Model.Generation;
 public sealed class TextGenerator
 {
     readonly LlamaForCausalLM _lm;
+    readonly LoraBank? _bank;
 
-    public TextGenerator(LlamaForCausalLM lm) => _lm = lm;
+    /// <summary>
+    /// Decode on the CPU with <see cref="CpuDecoder"/> where the model allows it (greedy and sampling; beam search stays
+    /// on libtorch). On by default; <c>RSMOE_CPU_DECODER=0</c> turns it off, for comparison.
+    /// </summary>
+    public static bool UseCpuDecoder { get; set; } = Environment.GetEnvironmentVariable("RSMOE_CPU_DECODER") != "0";
+
+    /// <param name="bank">Adapters the prompts may pick per row (<see cref="GenerationPrompt.Adapter"/>); it must be loaded on <paramref name="lm"/>.</param>
+    public TextGenerator(LlamaForCausalLM lm, LoraBank? bank = null)
+    {
+        _lm = lm;
+        _bank = bank;
+    }
 
     /// <summary>Generates for every prompt; <paramref name="onToken"/> sees (row, token) as each token is chosen.</summary>
     public GenerationResult Generate(IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options,
@@ -23,6 +37,10 @@ public sealed class TextGenerator
         options.Validate();
         if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("a prompt must hold at least one token or embedding");
+        if (prompts.Any(p => p.Adapter is not null) && (_bank is null || prompts.Any(p => p.Adapter is null || p.Adapter < 0 || p.Adapter >= _bank.Names.Count)))
+            throw new ArgumentException("every prompt must pick an adapter of the generator's bank, or none may");
+        if (_bank is not null && options.NumBeams > 1 && prompts.Any(p => p.Adapter is not null))
+            throw new ArgumentException("beam search with per-row adapters is not supported");
         using var noGrad = no_grad();
         return options.NumBeams > 1
             ? BeamSearch.Run(_lm, prompts, options, onToken, cancellationToken)
@@ -54,8 +72,21 @@ public sealed class TextGenerator
         Tensor? keyMask = batchInputs.KeyMask?.clone();   // [batch, keys], grows with each step while rows are padded
         Tensor seen = batchInputs.SeenTokens.clone();
         Tensor lastPositions = batchInputs.Positions.narrow(1, batchInputs.Length - 1, 1).clone();
+        using var adapters = _bank is not null && prompts[0].Adapter is not null ? _bank.Select(prompts.Select(p => p.Adapter!.Value).ToList(), device) : null;
         Tensor logits = _lm.Forward(batchInputs.Embeddings, batchInputs.Positions, batchInputs.AttentionMask, cache, logitsToKeep: 1);
         batchInputs.Dispose();
+
+        CpuDecoder? cpu = UseCpuDecoder && CpuDecoder.Unsupported(_lm) is null ? new CpuDecoder(_lm) : null;
+        DecodeSequence[] sequences = [];
+        if (cpu is not null)
+        {
+            sequences = new DecodeSequence[batch];
+            for (int row = 0; row < batch; row++)
+            {
+                sequences[row] = cpu.NewSequence((int)(prompts[row].Length + options.MaxNewTokens), prompts[row].Adapter ?? -1);
+                cpu.Adopt(sequences[row], cache, row, (int)prompts[row].Length);
+            }
+        }
 
         try
         {
@@ -87,6 +118,15 @@ public sealed class TextGenerator
 
                 using var stepScope = NewDisposeScope();
                 var nextIds = tensor(next, [batch, 1], ScalarType.Int64, device);
+                if (cpu is not null)
+                {
+                    var grown = cat([seen, nextIds], 1).MoveToOuterDisposeScope();
+                    seen.Dispose();
+                    seen = grown;
+                    logits.Dispose();
+                    logits = CpuStep(cpu, sequences, next, finished).MoveToOuterDisposeScope();
+                    continue;
+                }
                 var positions = lastPositions.add(Scalars.One);
                 Tensor? mask = null;
                 if (keyMask is not null)
@@ -115,6 +155,21 @@ public sealed class TextGenerator
 
         double total = clock.Elapsed.TotalSeconds;
         return new GenerationResult(generated.Select(g => g.ToArray()).ToArray(), reasons, promptTokens, prefillSeconds, total - prefillSeconds);
+    }
+
+    /// <summary>One CPU decode step for the rows still going; finished rows get zero logits (never read).</summary>
+    static Tensor CpuStep(CpuDecoder cpu, DecodeSequence[] sequences, long[] next, bool[] finished)
+    {
+        var active = new List<DecodeSequence>(sequences.Length);
+        var tokens = new List<int>(sequences.Length);
+        for (int row = 0; row < sequences.Length; row++)
+            if (!finished[row]) { active.Add(sequences[row]); tokens.Add((int)next[row]); }
+        cpu.Step(active, tokens.ToArray());
+        int vocab = cpu.VocabSize;
+        var all = new float[sequences.Length * vocab];
+        for (int row = 0, i = 0; row < sequences.Length; row++)
+            if (!finished[row]) cpu.Logits(i++).CopyTo(all.AsSpan(row * vocab, vocab));
+        return tensor(all, [sequences.Length, 1, vocab]);
     }
 
     static Tensor ChooseTokens(Tensor scores, GenerationOptions options, Generator? random)

@@ -47,6 +47,9 @@ public sealed class KvCache : IDisposable
         return (k.narrow(2, 0, Length + step), v.narrow(2, 0, Length + step));
     }
 
+    /// <summary>One layer's cached keys and values, [batch, kv_heads, capacity, head_dim]; the first <see cref="Length"/> positions are filled.</summary>
+    internal (Tensor Keys, Tensor Values) Layer(int layer) => (_keys[layer]!, _values[layer]!);
+
     /// <summary>Called once per forward pass, after every layer has appended.</summary>
     public void Advance(long step) => Length += step;
 

@@ -14,6 +14,11 @@ public sealed class LlamaAttention : nn.Module<Tensor, AttentionInputs, Tensor>
     readonly int _layerIndex, _heads, _kvHeads, _headDim;
     readonly LoraLinear q_proj, k_proj, v_proj, o_proj;
 
+    internal LoraLinear QProj => q_proj;
+    internal LoraLinear KProj => k_proj;
+    internal LoraLinear VProj => v_proj;
+    internal LoraLinear OProj => o_proj;
+
     public LlamaAttention(LlamaConfig config, int layerIndex) : base(nameof(LlamaAttention))
     {
         _layerIndex = layerIndex;

@@ -11,6 +11,11 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, AttentionInputs, Tenso
     readonly LlamaMLP mlp;
     readonly LlamaRMSNorm input_layernorm, post_attention_layernorm;
 
+    internal LlamaAttention SelfAttention => self_attn;
+    internal LlamaMLP Mlp => mlp;
+    internal LlamaRMSNorm InputNorm => input_layernorm;
+    internal LlamaRMSNorm PostAttentionNorm => post_attention_layernorm;
+
     public LlamaDecoderLayer(LlamaConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
     {
         self_attn = new LlamaAttention(config, layerIndex);

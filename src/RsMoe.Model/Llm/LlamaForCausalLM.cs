@@ -17,6 +17,8 @@ public sealed class LlamaForCausalLM : nn.Module
 
     public LlamaConfig Config { get; }
     public LlamaModel Model => model;
+    /// <summary>The output projection: lm_head, or the input embeddings when they are tied.</summary>
+    internal Tensor HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
 
     public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
     {
@@ -71,7 +73,7 @@ public sealed class LlamaForCausalLM : nn.Module
         var hidden = model.Forward(inputsEmbeds, positionIds, mask, cache);
         if (logitsToKeep > 0 && logitsToKeep < hidden.shape[1])
             hidden = hidden.narrow(1, hidden.shape[1] - logitsToKeep, logitsToKeep);
-        var logits = DecodeLinear.Apply(hidden, lm_head?.weight ?? model.EmbedTokens.weight!, null);
+        var logits = DecodeLinear.Apply(hidden, HeadWeight, null);
         return logits.MoveToOuterDisposeScope();
     }
 

@@ -10,6 +10,10 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
 {
     readonly LoraLinear gate_proj, up_proj, down_proj;
 
+    internal LoraLinear GateProj => gate_proj;
+    internal LoraLinear UpProj => up_proj;
+    internal LoraLinear DownProj => down_proj;
+
     public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
     {
         gate_proj = new LoraLinear(config.HiddenSize, config.IntermediateSize, config.MlpBias);

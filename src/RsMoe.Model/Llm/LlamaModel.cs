@@ -15,6 +15,8 @@ public sealed class LlamaModel : nn.Module
 
     public LlamaConfig Config { get; }
     public Embedding EmbedTokens => embed_tokens;
+    internal IReadOnlyList<LlamaDecoderLayer> Layers => layers.ToList();
+    internal LlamaRMSNorm Norm => norm;
 
     public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
     {

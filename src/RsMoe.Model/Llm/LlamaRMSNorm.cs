@@ -11,6 +11,9 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     readonly Scalar _epsScalar;   // long-lived: see Scalars
     readonly Parameter weight;
 
+    internal Parameter Weight => weight;
+    internal double Eps => _eps;
+
     public LlamaRMSNorm(long hiddenSize, double eps) : base(nameof(LlamaRMSNorm))
     {
         _eps = eps;

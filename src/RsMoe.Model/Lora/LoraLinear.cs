@@ -39,6 +39,17 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The bank this layer reads per-row adapters from, with its stacked A [N, r, in] and scaled B [N, out, r].</summary>
+    internal (LoraBank Bank, Tensor A, Tensor B)? Bank { get; private set; }
+
+    internal void AttachBank(LoraBank bank, Tensor a, Tensor b)
+    {
+        if (lora_A is not null) throw new InvalidOperationException("a layer with its own adapter cannot read a bank");
+        Bank = (bank, a, b);
+    }
+
+    internal void DetachBank() => Bank = null;
+
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
     public Linear? LoraA => lora_A;
@@ -47,11 +58,23 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var y = Autocast.Linear(x, weight, bias);
+        if (Bank is { } banked && banked.Bank.RowAdapters is { } rows) return AddBankedUpdate(y, x, banked.A, banked.B, rows);
         if (lora_A is null || lora_B is null || IsMerged) return y;
         using var scope = NewDisposeScope();
         var input = _loraDropout is not null && training ? _loraDropout.call(x) : x;
         var update = Autocast.Linear(Autocast.Linear(input, lora_A.weight!, null), lora_B.weight!, null);
         return y.add_(update, _scalingScalar!).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>y += B[row]·A[row]·x per row of a [batch, seq, in] input, in fp32 (two batched matrix products).</summary>
+    static Tensor AddBankedUpdate(Tensor y, Tensor x, Tensor a, Tensor b, Tensor rows)
+    {
+        if (x.dim() != 3 || x.shape[0] != rows.shape[0])
+            throw new ArgumentException($"a banked layer needs [batch, seq, in] input with one adapter per row; got [{string.Join(", ", x.shape)}] for {rows.shape[0]} rows");
+        using var scope = NewDisposeScope();
+        var down = x.to_type(ScalarType.Float32).matmul(a.index_select(0, rows).transpose(1, 2));
+        var update = down.matmul(b.index_select(0, rows).transpose(1, 2));
+        return y.add_(update.to_type(y.dtype), Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>Adds a fresh adapter: A like PEFT's default (Kaiming uniform), B zero.</summary>
