@@ -36,7 +36,8 @@ public sealed unsafe class CpuDecoder
 
     // Per-step buffers, grown to the largest batch seen.
     int _rows;
-    float[] _x = [], _normed = [], _packed = [], _q = [], _k = [], _v = [], _attn = [], _gate = [], _up = [], _out = [], _loraDown = [], _scores = [];
+    float[] _x = [], _normed = [], _packed = [], _q = [], _k = [], _v = [], _attn = [], _gate = [], _up = [], _out = [], _scores = [];
+    float[] _loraDown = [], _loraUpdate = [];
     float[] _logits = [];
 
     public int VocabSize => _vocab;
@@ -239,19 +240,17 @@ public sealed unsafe class CpuDecoder
     /// <summary>y[r] += B[a]·(A[a]·x[r]) for each row's adapter a (B is pre-scaled).</summary>
     void AddAdapterUpdates(in Linear linear, float* input, int rows, IReadOnlyList<DecodeSequence> sequences, float* y)
     {
-        fixed (float* down = _loraDown, update = _out)
+        fixed (float* down = _loraDown, update = _loraUpdate)
         {
-            // _out is free here only when the projection writes elsewhere; use the tail of the buffer past this output.
-            float* scratch = y == update ? down + _rank : update;
             for (int r = 0; r < rows; r++)
             {
                 int a = sequences[r].Adapter;
                 if (a < 0) continue;
                 float* xr = input + (long)r * linear.In;
+                // The kernel writes output row o at y[o]; shift so adapter a's rows land at the buffer's start.
                 DecodeKernels.MatMul(linear.BankA, xr, xr, 1, down - a * _rank, 0, a * _rank, (a + 1) * _rank);
-                float* yr = y + (long)r * linear.Out;
-                DecodeKernels.MatMul(linear.BankB, down, down, 1, scratch - (long)a * linear.Out, 0, a * linear.Out, (a + 1) * linear.Out);
-                DecodeKernels.Add(yr, scratch, linear.Out);
+                DecodeKernels.MatMul(linear.BankB, down, down, 1, update - (long)a * linear.Out, 0, a * linear.Out, (a + 1) * linear.Out);
+                DecodeKernels.Add(y + (long)r * linear.Out, update, linear.Out);
             }
         }
     }
@@ -313,7 +312,8 @@ public sealed unsafe class CpuDecoder
             _gate = new float[rows * _intermediate];
             _up = new float[rows * _intermediate];
             _out = new float[rows * Math.Max(_hidden, _intermediate)];
-            _loraDown = new float[Math.Max(1, 2 * _rank) + Math.Max(_hidden, _intermediate)];
+            _loraDown = new float[Math.Max(1, _rank)];
+            _loraUpdate = new float[Math.Max(Math.Max(_hidden, _intermediate), _heads * _headDim)];
             _rows = rows;
         }
         if (_logits.Length < rows * _vocab) _logits = new float[rows * _vocab];

@@ -92,8 +92,9 @@ public sealed class LoraBank : IDisposable
                     var expected = isA ? new long[] { config.R, layer.InFeatures } : [layer.OutFeatures, config.R];
                     if (!value.shape.SequenceEqual(expected))
                     {
+                        string actual = string.Join(", ", value.shape);
                         value.Dispose();
-                        throw new InvalidDataException($"adapter '{name}': '{key}' is [{string.Join(", ", value.shape)}], expected [{string.Join(", ", expected)}]");
+                        throw new InvalidDataException($"adapter '{name}': '{key}' is [{actual}], expected [{string.Join(", ", expected)}]");
                     }
                     pairs.TryGetValue(path, out var pair);
                     pairs[path] = isA ? (value, pair.B) : (pair.A, value);

@@ -33,6 +33,17 @@ public sealed class RsMoeModel : IDisposable
     readonly Dictionary<string, LlamaForCausalLM> _experts = new(StringComparer.Ordinal);
     public IReadOnlyDictionary<string, LlamaForCausalLM> Experts => _experts;
     public Device Device { get; }
+    LoraBank? _bank;
+
+    /// <summary>
+    /// In the shared-base layout (<see cref="Load"/> with <c>sharedBase</c>) the experts are not copies: they are this
+    /// bank's adapters over <see cref="Base"/>, and a caption decodes all sections together in one batched pass.
+    /// </summary>
+    public LoraBank? Bank => _bank;
+
+    /// <summary>Bytes of language-model weights held: the base, every expert copy, and the bank.</summary>
+    public long LanguageModelBytes =>
+        new[] { Base }.Concat(_experts.Values).Sum(lm => lm.parameters().Sum(p => p.numel() * p.element_size())) + (_bank?.Bytes ?? 0);
 
     RsMoeModel(RsMoeConfig config, VlmEncoder encoder, LlamaForCausalLM llm, BertWordPieceTokenizer instructions, ITextTokenizer llmTokenizer, Device device)
     {
@@ -208,6 +219,17 @@ public sealed class RsMoeModel : IDisposable
         var gate = encoded.Routing.Gate()[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         var sections = new List<CaptionSection>();
         var promptIds = LlmTokenizer.Encode(instruction, addSpecialTokens: true);
+        if (_bank is not null)
+        {
+            // One batched pass: row i is expert i's prefix and prompt, decoded with its adapter.
+            var roles = Config.Router.ExpertRoles.Select((role, i) => (role, i)).Where(x => onlyRoles is null || onlyRoles.Contains(x.role)).ToList();
+            var prompts = roles.Select(x => new GenerationPrompt(promptIds, encoded.ExpertPrefix(0, x.i), _bank.IndexOf(x.role))).ToList();
+            var batch = new TextGenerator(Base, _bank).Generate(prompts, options,
+                onText is null ? null : (row, token) => onText(roles[row].role, LlmTokenizer.Decode([token])));
+            sections.AddRange(roles.Select((x, row) => new CaptionSection(x.role, x.role, LlmTokenizer.Decode(batch.Tokens[row]).Trim())));
+            var (mergedCaption, mergedSections) = SectionMerger.Merge(sections);
+            return new CaptionResult(mergedCaption, mergedSections, gate);
+        }
         for (int i = 0; i < Config.Router.NumExperts; i++)
         {
             string role = Config.Router.ExpertRoles[i];
@@ -234,8 +256,11 @@ public sealed class RsMoeModel : IDisposable
         var gate = encoded.Routing.Gate()[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         int top = Array.IndexOf(gate, gate.Max());
         string role = Config.Router.ExpertRoles[top];
-        var result = new TextGenerator(ExpertOrBase(role)).Generate(
-            [new GenerationPrompt(LlmTokenizer.Encode(question, addSpecialTokens: true), encoded.ExpertPrefix(0, top))], options);
+        var result = _bank is not null
+            ? new TextGenerator(Base, _bank).Generate(
+                [new GenerationPrompt(LlmTokenizer.Encode(question, addSpecialTokens: true), encoded.ExpertPrefix(0, top), _bank.IndexOf(role))], options)
+            : new TextGenerator(ExpertOrBase(role)).Generate(
+                [new GenerationPrompt(LlmTokenizer.Encode(question, addSpecialTokens: true), encoded.ExpertPrefix(0, top))], options);
         return new AnswerResult(LlmTokenizer.Decode(result.Tokens[0]).Trim(), role, gate);
     }
 
@@ -280,7 +305,11 @@ public sealed class RsMoeModel : IDisposable
         return encoder;
     }
 
-    public static RsMoeModel Load(string directory, Device? device = null, bool mergeAdapters = true)
+    /// <param name="sharedBase">
+    /// Hold one base model and the experts' adapters as a <see cref="LoraBank"/> instead of one merged copy per expert:
+    /// a fraction of the memory, and captions decode their sections together (small deployments, the embedded default).
+    /// </param>
+    public static RsMoeModel Load(string directory, Device? device = null, bool mergeAdapters = true, bool sharedBase = false)
     {
         device ??= CPU;
         var config = LoadConfig(directory);
@@ -288,7 +317,12 @@ public sealed class RsMoeModel : IDisposable
         var llm = LlamaForCausalLM.FromPretrained(Path.Combine(directory, "llm"));
         var model = new RsMoeModel(config, encoder, llm, LoadInstructionTokenizer(directory, config), LoadLlmTokenizer(directory, config), device);
         string experts = Path.Combine(directory, "experts");
-        if (Directory.Exists(experts))
+        if (Directory.Exists(experts) && sharedBase)
+        {
+            foreach (var role in config.Router.ExpertRoles)
+                if (!Directory.Exists(Path.Combine(experts, role))) throw new FileNotFoundException($"expert '{role}' has no adapter in {experts}");
+        }
+        else if (Directory.Exists(experts))
         {
             foreach (var role in config.Router.ExpertRoles)
             {
@@ -298,6 +332,8 @@ public sealed class RsMoeModel : IDisposable
             }
         }
         model.MoveTo(device);
+        if (Directory.Exists(experts) && sharedBase)
+            model._bank = LoraBank.Load(llm, config.Router.ExpertRoles.Select(role => (role, Path.Combine(experts, role))).ToList());
         return model;
     }
 
@@ -328,6 +364,7 @@ public sealed class RsMoeModel : IDisposable
 
     public void Dispose()
     {
+        _bank?.Dispose();
         Encoder.Dispose();
         Base.Dispose();
         foreach (var expert in _experts.Values) expert.Dispose();
