@@ -16,9 +16,14 @@ public sealed class ExpertOptions
     public int MaxPromptChars { get; set; } = 2000;
     /// <summary>Most new tokens one request may ask for.</summary>
     public int MaxNewTokensLimit { get; set; } = 256;
-    /// <summary>Generations run at once; more wait their turn (honouring their deadlines).</summary>
+    /// <summary>
+    /// Sequences decoded together in one continuous batch on the CPU decoder: concurrent requests join the running
+    /// batch between steps and share its weight reads; more wait for a place (honouring their deadlines). 1 turns batching off.
+    /// </summary>
+    public int MaxBatch { get; set; } = 16;
+    /// <summary>Without batching (a GPU, or MaxBatch 1): generations run at once; more wait their turn.</summary>
     public int MaxConcurrentGenerations { get; set; } = 2;
-    /// <summary>Fault injection for drills and tests: a pause after every generated token (zero in production).</summary>
+    /// <summary>Fault injection for drills and tests: a pause after every generated token, or every batch step (zero in production).</summary>
     public TimeSpan TokenDelay { get; set; } = TimeSpan.Zero;
     /// <summary>Largest request: a paper-scale prefix (36 × 4096 float32) is 0.6 MiB.</summary>
     public int MaxReceiveMessageBytes { get; set; } = 4 << 20;

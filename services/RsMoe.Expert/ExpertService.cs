@@ -17,58 +17,61 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
     static readonly Histogram<double> DecodeRate = Meter.CreateHistogram<double>("rsmoe.expert.decode.rate", "{token}/s", "Decode tokens per second per request");
     static readonly Histogram<double> GenerateMs = Meter.CreateHistogram<double>("rsmoe.expert.generate.duration", "ms");
 
-    readonly SemaphoreSlim _generations = new(Math.Max(1, options.MaxConcurrentGenerations));
-
     public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
     {
         var (prefix, shape, settings) = Validate(request);
-        await _generations.WaitAsync(context.CancellationToken);
-        try
-        {
-            using var lease = slot.Acquire();
-            var clock = Stopwatch.StartNew();
-            var output = await Task.Run(() => lease.Model.Generate(prefix, shape, request.Prompt, settings, Paced(null), context.CancellationToken), context.CancellationToken);
-            return Record(output, lease.Model, clock);
-        }
-        finally
-        {
-            _generations.Release();
-        }
+        using var admission = await AdmitAsync(context.CancellationToken);
+        using var lease = slot.Acquire();
+        var clock = Stopwatch.StartNew();
+        var output = await lease.Model.GenerateAsync(prefix, shape, request.Prompt, settings, Paced(lease.Model, null), context.CancellationToken);
+        return Record(output, lease.Model, clock);
     }
 
     public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
     {
         var (prefix, shape, settings) = Validate(request);
-        await _generations.WaitAsync(context.CancellationToken);
-        try
+        using var admission = await AdmitAsync(context.CancellationToken);
+        using var lease = slot.Acquire();
+        var clock = Stopwatch.StartNew();
+        // The decoder hands text over without waiting for the network; this call writes it out in order.
+        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var generation = GenerateThenComplete();
+        await foreach (var text in pieces.Reader.ReadAllAsync(context.CancellationToken))
+            await responseStream.WriteAsync(new GenerateEvent { Text = text }, context.CancellationToken);
+        var output = await generation;
+        await responseStream.WriteAsync(new GenerateEvent { Done = true, Result = Record(output, lease.Model, clock) }, context.CancellationToken);
+
+        async Task<ExpertOutput> GenerateThenComplete()
         {
-            using var lease = slot.Acquire();
-            var clock = Stopwatch.StartNew();
-            var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-            var generation = Task.Run(() =>
+            try
             {
-                try
-                {
-                    return lease.Model.Generate(prefix, shape, request.Prompt, settings, Paced(text => pieces.Writer.TryWrite(text)), context.CancellationToken);
-                }
-                finally
-                {
-                    pieces.Writer.TryComplete();
-                }
-            }, context.CancellationToken);
-            await foreach (var text in pieces.Reader.ReadAllAsync(context.CancellationToken))
-                await responseStream.WriteAsync(new GenerateEvent { Text = text }, context.CancellationToken);
-            var output = await generation;
-            await responseStream.WriteAsync(new GenerateEvent { Done = true, Result = Record(output, lease.Model, clock) }, context.CancellationToken);
-        }
-        finally
-        {
-            _generations.Release();
+                return await lease.Model.GenerateAsync(prefix, shape, request.Prompt, settings, Paced(lease.Model, text => pieces.Writer.TryWrite(text)), context.CancellationToken);
+            }
+            finally
+            {
+                pieces.Writer.TryComplete();
+            }
         }
     }
 
-    /// <summary>The token callback, slowed by <see cref="ExpertOptions.TokenDelay"/> when a drill asks for it.</summary>
-    Action<string>? Paced(Action<string>? onText) => options.TokenDelay <= TimeSpan.Zero ? onText : text =>
+    /// <summary>A batching expert takes every request into its batcher's queue; otherwise the slot's limit applies.</summary>
+    async Task<IDisposable?> AdmitAsync(CancellationToken cancellationToken)
+    {
+        if (slot.Current.Batcher is not null) return null;
+        await slot.UnbatchedGenerations.WaitAsync(cancellationToken);
+        return new Admission(slot.UnbatchedGenerations);
+    }
+
+    sealed class Admission(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
+
+    /// <summary>
+    /// The token callback, slowed by <see cref="ExpertOptions.TokenDelay"/> when a drill asks for it (a batching expert
+    /// pauses each step instead, so the callback never blocks the batch).
+    /// </summary>
+    Action<string>? Paced(ExpertModel model, Action<string>? onText) => options.TokenDelay <= TimeSpan.Zero || model.Batcher is not null ? onText : text =>
     {
         Thread.Sleep(options.TokenDelay);
         onText?.Invoke(text);

@@ -32,7 +32,11 @@ public sealed class ExpertSlot : IDisposable
     readonly LlamaForCausalLM _base;
     readonly ITextTokenizer _tokenizer;
     readonly ILogger<ExpertSlot> _logger;
+    readonly ExpertOptions _options;
     Loaded _current;
+
+    /// <summary>Admission for generations that do not batch (one slot-wide limit, whatever the call).</summary>
+    public SemaphoreSlim UnbatchedGenerations { get; }
 
     public string Role { get; }
     public RsMoeConfig Config { get; }
@@ -45,6 +49,8 @@ public sealed class ExpertSlot : IDisposable
     public ExpertSlot(ExpertOptions options, ILogger<ExpertSlot> logger)
     {
         _logger = logger;
+        _options = options;
+        UnbatchedGenerations = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentGenerations));
         Role = options.Role;
         ModelDirectory = ModelLocator.Resolve(options.ModelDirectory);
         Config = RsMoeModel.LoadConfig(ModelDirectory);
@@ -53,8 +59,16 @@ public sealed class ExpertSlot : IDisposable
         ConfiguredAdapter = string.IsNullOrWhiteSpace(options.Adapter) ? Path.Combine(ModelDirectory, "experts", Role) : Path.GetFullPath(options.Adapter);
         _tokenizer = RsMoeModel.LoadLlmTokenizer(ModelDirectory, Config);
         _base = LlamaForCausalLM.FromPretrained(Path.Combine(ModelDirectory, "llm"), device: TorchRuntime.ResolveDevice(options.Device));
-        _current = new Loaded(ExpertModel.Load(Config, _base, _tokenizer, Role, ConfiguredAdapter));
-        logger.LogInformation("Expert {Role} serves {Version} on {Device}", Role, _current.Model.Version, Device);
+        _current = new Loaded(LoadExpert(ConfiguredAdapter));
+        logger.LogInformation("Expert {Role} serves {Version} on {Device} ({Batching})", Role, _current.Model.Version, Device,
+            _current.Model.Batcher is { } b ? $"continuous batching, up to {b.MaxBatch} sequences" : $"up to {options.MaxConcurrentGenerations} generations at once");
+    }
+
+    ExpertModel LoadExpert(string adapter)
+    {
+        var model = ExpertModel.Load(Config, _base, _tokenizer, Role, adapter);
+        model.EnableBatching(_options.MaxBatch, _options.TokenDelay);
+        return model;
     }
 
     public Lease Acquire()
@@ -91,7 +105,7 @@ public sealed class ExpertSlot : IDisposable
             ExpertModel fresh;
             try
             {
-                fresh = await Task.Run(() => ExpertModel.Load(Config, _base, _tokenizer, Role, path), CancellationToken.None);
+                fresh = await Task.Run(() => LoadExpert(path), CancellationToken.None);
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or NotSupportedException or System.Text.Json.JsonException)
             {

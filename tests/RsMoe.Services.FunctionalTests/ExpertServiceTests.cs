@@ -1,5 +1,6 @@
 extern alias ExpertHost;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using RsMoe.Contracts.V1;
 using RsMoe.Model.Checkpoints;
 using RsMoe.Services.FunctionalTests.Support;
@@ -40,6 +41,20 @@ public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDi
         Assert.Equal("objects", response.Role);
         Assert.StartsWith("objects-", response.Version);
         Assert.True(response.GeneratedTokens > 3);
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_join_one_running_batch_and_each_gets_its_own_section()
+    {
+        string[] samples = ["harbor", "airport", "forest", "farmland", "industrial", "residential", "parking-lot", "harbor"];
+        var cases = samples.Select(Case).ToList();
+        var batcher = _host.Services.GetRequiredService<ExpertHost::RsMoe.Expert.ExpertSlot>().Current.Batcher;
+        Assert.NotNull(batcher);
+        long stepsBefore = batcher.Steps;
+        var calls = cases.Concat(cases).Select(c => Client.GenerateAsync(Request(c.Prefix)).ResponseAsync).ToList();
+        var responses = await Task.WhenAll(calls);
+        for (int i = 0; i < responses.Length; i++) Assert.Equal(cases[i % cases.Count].Expected, responses[i].Text);
+        Assert.True(batcher.MeanBatch > 1, $"the expert decoded one request at a time (mean batch {batcher.MeanBatch:F2} over {batcher.Steps - stepsBefore} steps)");
     }
 
     [Fact]
@@ -151,13 +166,21 @@ public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDi
     }
 
     [Fact]
-    public async Task A_passed_deadline_ends_the_call()
+    public async Task A_passed_deadline_ends_the_call_on_the_server()
     {
+        // Every decode step paused 25 ms: the section cannot be written before a 300 ms deadline, however the threads are scheduled.
+        using var slow = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "objects", ["Expert:TokenDelay"] = "00:00:00.025" });
+        var client = new Expert.ExpertClient(slow.Channel);
         var (prefix, _) = Case("harbor");
         var e = await Assert.ThrowsAsync<RpcException>(async () =>
-            await Client.GenerateAsync(Request(prefix), deadline: DateTime.UtcNow.AddMilliseconds(1)));
+            await client.GenerateAsync(Request(prefix), deadline: DateTime.UtcNow.AddMilliseconds(300)));
         // The client's own deadline or the server's (which cancels the generation) ends it, whichever fires first.
         Assert.True(e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled, e.Status.ToString());
+        // The expert stopped decoding it: a request after it is served at once, not after the abandoned one.
+        var batcher = slow.Services.GetRequiredService<ExpertHost::RsMoe.Expert.ExpertSlot>().Current.Batcher!;
+        long steps = batcher.Steps;
+        await Task.Delay(300);
+        Assert.True(batcher.Steps - steps <= 2, $"the batcher went on decoding a cancelled request ({batcher.Steps - steps} more steps)");
     }
 
     public void Dispose()

@@ -23,7 +23,8 @@ public static class LocalInferenceCommands
     {
         try
         {
-            using var model = RsMoeModel.Load(modelDirectory ?? DefaultModelDirectory());
+            // One base and the three adapters in a bank: a third of the memory, and the sections decode together.
+            using var model = RsMoeModel.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
             using var encoder = new ResNetImageEncoder();
             var pixels = ImageDecoder.Preprocess(File.ReadAllBytes(image), ImagePreprocessing.ResNet18Cntk);
             using var tokens = encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));

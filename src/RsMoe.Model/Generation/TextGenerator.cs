@@ -172,7 +172,7 @@ public sealed class TextGenerator
         return tensor(all, [sequences.Length, 1, vocab]);
     }
 
-    static Tensor ChooseTokens(Tensor scores, GenerationOptions options, Generator? random)
+    internal static Tensor ChooseTokens(Tensor scores, GenerationOptions options, Generator? random)
     {
         if (!options.DoSample) return scores.argmax(-1);
         if (options.Temperature != 1.0)

@@ -84,38 +84,101 @@ public sealed class ExpertModel : IDisposable
     }
 
     /// <summary>
+    /// Decodes this expert's requests in one continuous batch (<see cref="ContinuousBatcher"/>) when the model runs
+    /// on the CPU decoder; <paramref name="stepDelay"/> is fault injection for drills. False when it cannot.
+    /// </summary>
+    public bool EnableBatching(int maxBatch, TimeSpan stepDelay = default)
+    {
+        if (Batcher is not null) return true;
+        if (maxBatch < 2 || !ContinuousBatcher.Supports(Lm)) return false;
+        Batcher = new ContinuousBatcher(Lm, maxBatch) { StepDelay = stepDelay };
+        return true;
+    }
+
+    public ContinuousBatcher? Batcher { get; private set; }
+
+    /// <summary>
     /// Writes this expert's section after the prefix and the prompt. <paramref name="onText"/> sees the text each
     /// token adds (decoded in context, so word pieces join correctly).
     /// </summary>
     public ExpertOutput Generate(float[] prefix, IReadOnlyList<long> prefixShape, string prompt, GenerationOptions options,
         Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
-        ValidatePrefix(prefixShape);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        var (request, settings) = Prepare(prefix, prefixShape, prompt, options);
+        var text = new IncrementalText(Tokenizer, onText);
+        var result = new TextGenerator(Lm).Generate([request], settings, (_, token) => text.Add(token), cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Output(result);
+    }
+
+    /// <summary>
+    /// <see cref="Generate"/> as part of the running batch when batching is on (the request joins between decode
+    /// steps), else on a worker thread.
+    /// </summary>
+    public async Task<ExpertOutput> GenerateAsync(float[] prefix, IReadOnlyList<long> prefixShape, string prompt, GenerationOptions options,
+        Action<string>? onText = null, CancellationToken cancellationToken = default)
+    {
+        if (Batcher is not { } batcher)
+            return await Task.Run(() => Generate(prefix, prefixShape, prompt, options, onText, cancellationToken), cancellationToken);
+        var (request, settings) = Prepare(prefix, prefixShape, prompt, options);
+        try
+        {
+            var text = new IncrementalText(Tokenizer, onText);
+            var result = await batcher.GenerateAsync(request, settings, text.Add, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            return Output(result);
+        }
+        finally
+        {
+            request.PrefixEmbeddings?.Dispose();
+        }
+    }
+
+    /// <summary>The prompt (prefix tensor outside any dispose scope: it may outlive this call's thread) and the bounded options.</summary>
+    (GenerationPrompt Prompt, GenerationOptions Options) Prepare(float[] prefix, IReadOnlyList<long> prefixShape, string prompt, GenerationOptions options)
+    {
+        ValidatePrefix(prefixShape);
         options = options with { StopTokenIds = Tokenizer.EosTokenIds };
         var promptIds = Tokenizer.Encode(prompt, addSpecialTokens: true);
         long room = Lm.Config.MaxPositionEmbeddings - prefixShape[0] - promptIds.Count;
         if (room < 1) throw new ArgumentException($"the prompt is too long for this expert ({promptIds.Count} tokens after a {prefixShape[0]}-position prefix)");
         if (options.MaxNewTokens > room) options = options with { MaxNewTokens = (int)room };
-        var prefixTensor = tensor(prefix, [.. prefixShape], ScalarType.Float32, Lm.Device).to_type(Lm.DType);
-        var stops = new HashSet<int>(Tokenizer.EosTokenIds);
-        var tokens = new List<int>();
-        string emitted = "";
-        var result = new TextGenerator(Lm).Generate([new GenerationPrompt(promptIds, prefixTensor)], options, (_, token) =>
-        {
-            if (stops.Contains(token) || onText is null) return;
-            tokens.Add(token);
-            string text = Tokenizer.Decode(tokens).TrimStart();
-            if (text.Length > emitted.Length && text.StartsWith(emitted, StringComparison.Ordinal))
-            {
-                onText(text[emitted.Length..]);
-                emitted = text;
-            }
-        }, cancellationToken);
-        cancellationToken.ThrowIfCancellationRequested();
+        Tensor prefixTensor;
+        using (var scope = NewDisposeScope())
+            prefixTensor = tensor(prefix, [.. prefixShape], ScalarType.Float32, Lm.Device).to_type(Lm.DType).MoveToOuterDisposeScope();
+        return (new GenerationPrompt(promptIds, prefixTensor), options);
+    }
+
+    ExpertOutput Output(GenerationResult result)
+    {
         return new ExpertOutput(Tokenizer.Decode(result.Tokens[0]).Trim(), result.Tokens[0].Length, result.DecodeTokensPerSecond);
     }
 
-    public void Dispose() => Lm.Dispose();
+    /// <summary>Turns tokens into the text each adds, decoding the whole section so far so word pieces join correctly.</summary>
+    sealed class IncrementalText(ITextTokenizer tokenizer, Action<string>? onText)
+    {
+        readonly HashSet<int> _stops = [.. tokenizer.EosTokenIds];
+        readonly List<int> _tokens = [];
+        string _emitted = "";
+
+        public void Add(int token)
+        {
+            if (_stops.Contains(token) || onText is null) return;
+            _tokens.Add(token);
+            string text = tokenizer.Decode(_tokens).TrimStart();
+            if (text.Length > _emitted.Length && text.StartsWith(_emitted, StringComparison.Ordinal))
+            {
+                onText(text[_emitted.Length..]);
+                _emitted = text;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Batcher?.Dispose();
+        Lm.Dispose();
+    }
 }
