@@ -48,10 +48,13 @@ public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDi
     {
         string[] samples = ["harbor", "airport", "forest", "farmland", "industrial", "residential", "parking-lot", "harbor"];
         var cases = samples.Select(Case).ToList();
-        var batcher = _host.Services.GetRequiredService<ExpertHost::RsMoe.Expert.ExpertSlot>().Current.Batcher;
+        // Steps paused 5 ms so the requests overlap however the machine schedules them.
+        using var paced = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "objects", ["Expert:TokenDelay"] = "00:00:00.005" });
+        var client = new Expert.ExpertClient(paced.Channel);
+        var batcher = paced.Services.GetRequiredService<ExpertHost::RsMoe.Expert.ExpertSlot>().Current.Batcher;
         Assert.NotNull(batcher);
         long stepsBefore = batcher.Steps;
-        var calls = cases.Concat(cases).Select(c => Client.GenerateAsync(Request(c.Prefix)).ResponseAsync).ToList();
+        var calls = cases.Concat(cases).Select(c => client.GenerateAsync(Request(c.Prefix)).ResponseAsync).ToList();
         var responses = await Task.WhenAll(calls);
         for (int i = 0; i < responses.Length; i++) Assert.Equal(cases[i % cases.Count].Expected, responses[i].Text);
         Assert.True(batcher.MeanBatch > 1, $"the expert decoded one request at a time (mean batch {batcher.MeanBatch:F2} over {batcher.Steps - stepsBefore} steps)");

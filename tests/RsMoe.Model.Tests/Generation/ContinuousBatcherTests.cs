@@ -26,16 +26,20 @@ public sealed class ContinuousBatcherTests : IDisposable
     {
         var generator = new TextGenerator(_lm);
         var expected = Cases.Select(c => generator.Generate(c.Prompt, c.Options).Tokens[0]).ToList();
-        using var batcher = new ContinuousBatcher(_lm, maxBatch: 4);
-        // Arrivals spread over time: later requests join a batch that is already decoding.
+        // Each step paused 2 ms, so a long request is still decoding when the others arrive and must join its batch.
+        using var batcher = new ContinuousBatcher(_lm, maxBatch: 4) { StepDelay = TimeSpan.FromMilliseconds(2) };
+        var started = new TaskCompletionSource();
+        var anchor = batcher.GenerateAsync(new GenerationPrompt([1, 2, 3]), new GenerationOptions { MaxNewTokens = 100 }, _ => started.TrySetResult());
+        await started.Task;
         var calls = new List<Task<GenerationResult>>();
         foreach (var (prompt, options) in Cases.Concat(Cases))
         {
             calls.Add(batcher.GenerateAsync(new GenerationPrompt(prompt), options));
-            await Task.Delay(2);
+            await Task.Delay(3);
         }
         var results = await Task.WhenAll(calls);
         for (int i = 0; i < results.Length; i++) Assert.Equal(expected[i % Cases.Length], results[i].Tokens[0]);
+        Assert.Equal(new TextGenerator(_lm).Generate([1, 2, 3], new GenerationOptions { MaxNewTokens = 100 }).Tokens[0], (await anchor).Tokens[0]);
         Assert.True(batcher.MeanBatch > 1, $"requests decoded one at a time (mean batch {batcher.MeanBatch:F2})");
     }
 
