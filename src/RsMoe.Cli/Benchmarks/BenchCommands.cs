@@ -20,29 +20,22 @@ public static class BenchCommands
         [("tiny", "fp32")] = 890, [("tiny", "bf16")] = 1070,
     };
 
-    public sealed record BenchRow(string Shape, string DType, int Threads, long Parameters, double WeightGiB,
+    /// <param name="Decoder">cpu (the CPU decoder) or libtorch (a libtorch call per operation, RSMOE_CPU_DECODER=0).</param>
+    /// <param name="WeightBytesPerToken">Bytes of weights one decode step reads: every layer and the output head.</param>
+    public sealed record BenchRow(string Shape, string DType, int Threads, string Decoder, long Parameters, double WeightGiB, long WeightBytesPerToken,
         int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
         double? LlamaCppDecodeTokensPerSecond, double? RatioToLlamaCpp);
 
-    public static Command Create() => new("bench", "Benchmarks that print figures") { Lm(), LmOne(), Render(), Kernels(), ConstellationBenchmark.Create() };
+    internal static double? LlamaCpp(string shape, string dtype) => LlamaCppDecode.TryGetValue((shape, dtype), out var v) ? v : null;
 
-    sealed record BenchFile(List<BenchRow> Rows);
-
-    static Command Render()
+    public static Command Create()
     {
-        var json = new Option<FileInfo>("--json") { Required = true, Description = "A file written by bench lm --out" };
-        var markdown = new Option<FileInfo>("--markdown") { Required = true };
-        var command = new Command("render", "Rewrite the Markdown table from a benchmark JSON file") { json, markdown };
-        command.SetAction(parse =>
-        {
-            var file = JsonSerializer.Deserialize<BenchFile>(File.ReadAllText(parse.GetValue(json)!.FullName), new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
-            File.WriteAllText(parse.GetValue(markdown)!.FullName, Markdown(file.Rows));
-            return 0;
-        });
-        return command;
+        var bench = new Command("bench", "Benchmarks that print figures") { BenchmarkSuite.Create(), Lm(), LmOne(), Kernels(), ConstellationBenchmark.Create() };
+        foreach (var command in ExpertBenchmarks.Commands()) bench.Subcommands.Add(command);
+        return bench;
     }
 
-    static LlamaConfig Shape(string name) => name switch
+    internal static LlamaConfig Shape(string name) => name switch
     {
         "tiny" => LlamaConfig.Tiny,
         "small" => LlamaConfig.Small,
@@ -58,10 +51,9 @@ public static class BenchCommands
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
         var output = new Option<FileInfo?>("--out") { Description = "Write the rows as JSON here" };
-        var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the table as Markdown here" };
         var command = new Command("lm", "Prefill/decode tokens per second and peak memory, one child process per configuration")
         {
-            shapes, dtypes, threads, promptTokens, newTokens, output, markdown,
+            shapes, dtypes, threads, promptTokens, newTokens, output,
         };
         command.SetAction(parse =>
         {
@@ -71,7 +63,7 @@ public static class BenchCommands
                 foreach (var dtype in Split(parse.GetValue(dtypes)!))
                     foreach (var t in Split(parse.GetValue(threads)!).Select(int.Parse))
                     {
-                        var row = RunChild(shape, dtype, t, parse.GetValue(promptTokens), parse.GetValue(newTokens));
+                        var row = RunChild(shape, dtype, t, parse.GetValue(promptTokens), parse.GetValue(newTokens), cpuDecoder: true);
                         rows.Add(row);
                         Console.WriteLine($"{row.Shape,-6} {row.DType,-5} {row.Threads,3} {row.Parameters / 1e6,7:F1}M {row.PrefillTokensPerSecond,12:F1} {row.DecodeTokensPerSecond,11:F1} {row.PeakRssMiB,9:F0} {row.LlamaCppDecodeTokensPerSecond?.ToString("F1") ?? "-",10} {row.RatioToLlamaCpp?.ToString("F2") ?? "-",6}");
                     }
@@ -80,48 +72,16 @@ public static class BenchCommands
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { machine = Environment.MachineName, cores = Environment.ProcessorCount, rows }, new JsonSerializerOptions { WriteIndented = true }));
                 Console.WriteLine($"wrote {file.FullName}");
             }
-            if (parse.GetValue(markdown) is { } md)
-            {
-                File.WriteAllText(md.FullName, Markdown(rows));
-                Console.WriteLine($"wrote {md.FullName}");
-            }
             return 0;
         });
         return command;
     }
 
-    static string Markdown(IReadOnlyList<BenchRow> rows)
-    {
-        var sb = new System.Text.StringBuilder();
-        sb.AppendLine("# Language-model benchmark");
-        sb.AppendLine();
-        sb.AppendLine($"Written by `rsmoe bench lm` on a {Environment.ProcessorCount}-core machine: random weights, {rows.FirstOrDefault()?.PromptTokens} prompt tokens,");
-        sb.AppendLine($"{rows.FirstOrDefault()?.NewTokens} new tokens, greedy, one child process per row (peak memory is that row's). llama.cpp's figures");
-        sb.AppendLine("are its decode speed on this kind of machine with 2 threads (F32 against fp32, F16 against bf16).");
-        sb.AppendLine();
-        sb.AppendLine("| shape | dtype | threads | parameters | prefill tokens/s | decode tokens/s | peak RSS MiB | llama.cpp decode | ratio |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
-        foreach (var r in rows)
-            sb.AppendLine($"| {r.Shape} | {r.DType} | {r.Threads} | {r.Parameters / 1e6:F1} M | {r.PrefillTokensPerSecond:F1} | {r.DecodeTokensPerSecond:F2} | {r.PeakRssMiB:F0} | {r.LlamaCppDecodeTokensPerSecond?.ToString("F1") ?? "–"} | {r.RatioToLlamaCpp?.ToString("F2") ?? "–"} |");
-        return sb.ToString();
-    }
-
     static IEnumerable<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    static BenchRow RunChild(string shape, string dtype, int threads, int promptTokens, int newTokens)
-    {
-        var start = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
-        string self = Environment.ProcessPath!;
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") { start.FileName = self; start.ArgumentList.Add(typeof(BenchCommands).Assembly.Location); }
-        else start.FileName = self;
-        foreach (var a in new[] { "bench", "lm-one", "--shape", shape, "--dtype", dtype, "--threads", threads.ToString(), "--prompt-tokens", promptTokens.ToString(), "--new-tokens", newTokens.ToString() })
-            start.ArgumentList.Add(a);
-        using var child = Process.Start(start)!;
-        string output = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        if (child.ExitCode != 0) throw new InvalidOperationException($"benchmark child for {shape}/{dtype}/{threads} failed: {output}");
-        return JsonSerializer.Deserialize<BenchRow>(output.Trim().Split('\n')[^1])!;
-    }
+    internal static BenchRow RunChild(string shape, string dtype, int threads, int promptTokens, int newTokens, bool cpuDecoder) =>
+        BenchmarkProcess.Run<BenchRow>(new Dictionary<string, string> { ["RSMOE_CPU_DECODER"] = cpuDecoder ? "1" : "0" },
+            "bench", "lm-one", "--shape", shape, "--dtype", dtype, "--threads", threads.ToString(), "--prompt-tokens", promptTokens.ToString(), "--new-tokens", newTokens.ToString());
 
     static Command Kernels()
     {
@@ -170,8 +130,12 @@ public static class BenchCommands
 
             string typeName = TorchRuntime.DTypeName(type);
             double? reference = LlamaCppDecode.TryGetValue((shapeName, typeName), out var r) && t == 2 ? r : null;
-            var row = new BenchRow(shapeName, typeName, t, parameters, parameters * (type == ScalarType.Float32 ? 4 : 2) / (double)(1L << 30),
-                prompt, produce, Math.Round(prefill, 1), Math.Round(decode, 2), Math.Round(PeakRssMiB(), 0), reference,
+            int elementSize = type == ScalarType.Float32 ? 4 : 2;
+            // The embedding table is read one row per token, unless it doubles as the output head.
+            long readPerToken = (parameters - (config.TieWordEmbeddings ? 0 : (long)config.VocabSize * config.HiddenSize)) * elementSize;
+            string decoder = TextGenerator.UseCpuDecoder && RsMoe.Model.Decoding.CpuDecoder.Unsupported(lm) is null ? "cpu" : "libtorch";
+            var row = new BenchRow(shapeName, typeName, t, decoder, parameters, parameters * elementSize / (double)(1L << 30), readPerToken,
+                prompt, produce, Math.Round(prefill, 1), Math.Round(decode, 2), Math.Round(BenchmarkProcess.PeakRssMiB(), 0), reference,
                 reference is { } v ? Math.Round(decode / v, 3) : null);
             Console.WriteLine(JsonSerializer.Serialize(row));
             return 0;
@@ -190,14 +154,5 @@ public static class BenchCommands
         var logits = lm.Forward(lm.Embed(input), positions, null, cache, logitsToKeep: 1);
         logits.argmax(-1).item<long>();
         return ids.Length / clock.Elapsed.TotalSeconds;
-    }
-
-    /// <summary>The process's peak resident set (VmHWM) in MiB, from /proc; 0 where that is unavailable.</summary>
-    static double PeakRssMiB()
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
     }
 }

@@ -15,7 +15,9 @@ namespace RsMoe.Cli.Commands;
 /// </summary>
 internal static class ConstellationBenchmark
 {
-    public sealed record Row(string Request, string Cache, int Concurrency, int Requests, double P50Ms, double P95Ms, double MeanMs, double RequestsPerSecond);
+    /// <param name="ImageEncoderP50Ms">On cache misses: the image encoder's time as the gateway reports it (what a hit saves).</param>
+    public sealed record Row(string Request, string Cache, int Concurrency, int Requests, double P50Ms, double P95Ms, double MeanMs, double RequestsPerSecond,
+        double? ImageEncoderP50Ms = null);
 
     public static Command Create()
     {
@@ -43,21 +45,7 @@ internal static class ConstellationBenchmark
             try
             {
                 using var channel = GrpcChannel.ForAddress(target, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
-                var client = new Captioner.CaptionerClient(channel);
-                await client.AskAsync(new AskRequest { Image = ByteString.CopyFrom(File.ReadAllBytes(files[^1])), Question = "warm-up?" });
-                var rows = new List<Row>();
-                int next = 0;
-                foreach (int level in levels)
-                {
-                    var captionImages = files.Skip(next).Take(perRow).Select(f => ByteString.CopyFrom(File.ReadAllBytes(f))).ToList();
-                    next += perRow;
-                    var askImages = files.Skip(next).Take(perRow).Select(f => ByteString.CopyFrom(File.ReadAllBytes(f))).ToList();
-                    next += perRow;
-                    rows.Add(await MeasureAsync("caption", "miss", level, captionImages, img => client.CaptionAsync(new CaptionRequest { Image = img }).ResponseAsync));
-                    rows.Add(await MeasureAsync("caption", "hit", level, captionImages, img => client.CaptionAsync(new CaptionRequest { Image = img }).ResponseAsync));
-                    rows.Add(await MeasureAsync("ask", "miss", level, askImages, img => client.AskAsync(new AskRequest { Image = img, Question = "What is the main scene?" }).ResponseAsync));
-                    rows.Add(await MeasureAsync("ask", "hit", level, askImages, img => client.AskAsync(new AskRequest { Image = img, Question = "Are there buildings?" }).ResponseAsync));
-                }
+                var rows = await MeasureAsync(new Captioner.CaptionerClient(channel), files, perRow, levels);
                 Console.WriteLine("| request | features | clients | requests | p50 ms | p95 ms | mean ms | req/s |");
                 Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
                 foreach (var r in rows)
@@ -74,9 +62,32 @@ internal static class ConstellationBenchmark
         return command;
     }
 
+    /// <summary>Captions and questions on never-seen images (miss) then the same again (hit), at each concurrency.</summary>
+    public static async Task<List<Row>> MeasureAsync(Captioner.CaptionerClient client, List<string> files, int perRow, int[] levels)
+    {
+        int needed = perRow * levels.Length * 2;
+        if (files.Count < needed + 1) throw new ArgumentException($"{needed + 1} distinct images are needed (found {files.Count})");
+        await client.AskAsync(new AskRequest { Image = ByteString.CopyFrom(File.ReadAllBytes(files[^1])), Question = "warm-up?" });
+        var rows = new List<Row>();
+        int next = 0;
+        foreach (int level in levels)
+        {
+            var captionImages = files.Skip(next).Take(perRow).Select(f => ByteString.CopyFrom(File.ReadAllBytes(f))).ToList();
+            next += perRow;
+            var askImages = files.Skip(next).Take(perRow).Select(f => ByteString.CopyFrom(File.ReadAllBytes(f))).ToList();
+            next += perRow;
+            rows.Add(await MeasureAsync("caption", "miss", level, captionImages, img => client.CaptionAsync(new CaptionRequest { Image = img }).ResponseAsync));
+            rows.Add(await MeasureAsync("caption", "hit", level, captionImages, img => client.CaptionAsync(new CaptionRequest { Image = img }).ResponseAsync));
+            rows.Add(await MeasureAsync("ask", "miss", level, askImages, img => client.AskAsync(new AskRequest { Image = img, Question = "What is the main scene?" }).ResponseAsync));
+            rows.Add(await MeasureAsync("ask", "hit", level, askImages, img => client.AskAsync(new AskRequest { Image = img, Question = "Are there buildings?" }).ResponseAsync));
+        }
+        return rows;
+    }
+
     static async Task<Row> MeasureAsync<T>(string request, string cache, int concurrency, List<ByteString> images, Func<ByteString, Task<T>> call)
     {
         var latencies = new List<double>();
+        var encoder = new List<double>();
         int index = -1;
         var wall = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
@@ -87,16 +98,20 @@ internal static class ConstellationBenchmark
                 var clock = Stopwatch.StartNew();
                 var response = await call(images[i]);
                 string outcome = response switch { CaptionResponse c => c.Cache == CacheOutcome.Hit ? "hit" : "miss", AskResponse a => a.Cache == CacheOutcome.Hit ? "hit" : "miss", _ => "" };
+                var timings = response switch { CaptionResponse c => c.TimingsMs, AskResponse a => a.TimingsMs, _ => null };
+                if (timings is not null && timings.TryGetValue("image_encoder", out double encodeMs)) lock (encoder) encoder.Add(encodeMs);
                 if (outcome != cache) throw new InvalidOperationException($"expected a cache {cache}, the gateway answered {outcome}");
                 lock (latencies) latencies.Add(clock.Elapsed.TotalMilliseconds);
             }
         }));
         double seconds = wall.Elapsed.TotalSeconds;
         latencies.Sort();
-        return new Row(request, cache, concurrency, latencies.Count, Percentile(latencies, 0.5), Percentile(latencies, 0.95), latencies.Average(), latencies.Count / seconds);
+        encoder.Sort();
+        return new Row(request, cache, concurrency, latencies.Count, Math.Round(Percentile(latencies, 0.5), 1), Math.Round(Percentile(latencies, 0.95), 1),
+            Math.Round(latencies.Average(), 1), Math.Round(latencies.Count / seconds, 2), encoder.Count > 0 ? Math.Round(Percentile(encoder, 0.5), 1) : null);
     }
 
-    static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+    internal static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 
     internal static List<string> ImageFiles(string? folder)
     {

@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace RsMoe.Cli.Commands;
+
+/// <summary>
+/// Runs one benchmark configuration in a child <c>rsmoe</c> process (its own memory peak, its own thread settings, no
+/// JIT or allocator state from the previous row) and reads the JSON row it prints last.
+/// </summary>
+internal static class BenchmarkProcess
+{
+    public static T Run<T>(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    {
+        var start = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string self = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") { start.FileName = self; start.ArgumentList.Add(typeof(BenchmarkProcess).Assembly.Location); }
+        else start.FileName = self;
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        using var child = Process.Start(start)!;
+        var error = child.StandardError.ReadToEndAsync();
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        if (child.ExitCode != 0) throw new InvalidOperationException($"benchmark child '{string.Join(' ', arguments)}' failed ({child.ExitCode}): {output}{error.Result}");
+        return JsonSerializer.Deserialize<T>(output.Trim().Split('\n')[^1])!;
+    }
+
+    /// <summary>The process's peak resident set (VmHWM) in MiB, from /proc; 0 where that is unavailable.</summary>
+    public static double PeakRssMiB() => ProcStatus("VmHWM:");
+
+    /// <summary>The process's resident set now (VmRSS) in MiB.</summary>
+    public static double RssMiB() => ProcStatus("VmRSS:");
+
+    static double ProcStatus(string field)
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+    }
+}
