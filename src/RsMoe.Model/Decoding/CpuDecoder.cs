@@ -37,7 +37,7 @@ public sealed unsafe class CpuDecoder
     // Per-step buffers, grown to the largest batch seen.
     int _rows;
     float[] _x = [], _normed = [], _packed = [], _q = [], _k = [], _v = [], _attn = [], _gate = [], _up = [], _out = [], _scores = [];
-    float[] _loraDown = [], _loraUpdate = [];
+    float[] _loraDown = [];
     float[] _logits = [];
 
     public int VocabSize => _vocab;
@@ -87,7 +87,7 @@ public sealed unsafe class CpuDecoder
         var bank = layer.Bank;
         if (bank is { } b && b.A.device_type != DeviceType.CPU) throw new NotSupportedException("the LoRA bank is not on the CPU");
         return new Linear(WeightView.Of(layer.Weight), WeightView.OfOptional(layer.Bias),
-            bank is { } x ? FlatView(x.A) : default, bank is { } y ? FlatView(y.B) : default);
+            bank is { } x ? FlatView(x.A) : default, bank is { } y ? FlatView(y.BT) : default);
     }
 
     /// <summary>A contiguous [N, rows, columns] fp32 stack seen as [N·rows, columns].</summary>
@@ -237,10 +237,10 @@ public sealed unsafe class CpuDecoder
         }
     }
 
-    /// <summary>y[r] += B[a]·(A[a]·x[r]) for each row's adapter a (B is pre-scaled).</summary>
+    /// <summary>y[r] += B[a]·(A[a]·x[r]) for each row's adapter a (B is pre-scaled and read transposed: r rows of length out).</summary>
     void AddAdapterUpdates(in Linear linear, float* input, int rows, IReadOnlyList<DecodeSequence> sequences, float* y)
     {
-        fixed (float* down = _loraDown, update = _loraUpdate)
+        fixed (float* down = _loraDown)
         {
             for (int r = 0; r < rows; r++)
             {
@@ -249,8 +249,9 @@ public sealed unsafe class CpuDecoder
                 float* xr = input + (long)r * linear.In;
                 // The kernel writes output row o at y[o]; shift so adapter a's rows land at the buffer's start.
                 DecodeKernels.MatMul(linear.BankA, xr, xr, 1, down - a * _rank, 0, a * _rank, (a + 1) * _rank);
-                DecodeKernels.MatMul(linear.BankB, down, down, 1, update - (long)a * linear.Out, 0, a * linear.Out, (a + 1) * linear.Out);
-                DecodeKernels.Add(y + (long)r * linear.Out, update, linear.Out);
+                float* yr = y + (long)r * linear.Out;
+                float* bt = (float*)linear.BankB.Data + (long)a * _rank * linear.Out;
+                for (int j = 0; j < _rank; j++) DecodeKernels.AddScaled(yr, bt + (long)j * linear.Out, down[j], linear.Out);
             }
         }
     }
@@ -313,7 +314,6 @@ public sealed unsafe class CpuDecoder
             _up = new float[rows * _intermediate];
             _out = new float[rows * Math.Max(_hidden, _intermediate)];
             _loraDown = new float[Math.Max(1, _rank)];
-            _loraUpdate = new float[Math.Max(Math.Max(_hidden, _intermediate), _heads * _headDim)];
             _rows = rows;
         }
         if (_logits.Length < rows * _vocab) _logits = new float[rows * _vocab];

@@ -23,8 +23,12 @@ internal static unsafe class DecodeKernels
         {
             ushort* weights = (ushort*)w.Data;
             for (; o + 4 <= end; o += 4)
-                for (int r = 0; r < rows; r++)
-                    Dot4Bf16(weights + (long)o * n, n, x + (long)r * n, xPacked + (long)r * n, y + (long)r * yStride + o);
+            {
+                int r = 0;
+                for (; r + 2 <= rows; r += 2)
+                    Dot4x2Bf16(weights + (long)o * n, n, x + (long)r * n, xPacked + (long)r * n, y + (long)r * yStride + o, yStride);
+                if (r < rows) Dot4Bf16(weights + (long)o * n, n, x + (long)r * n, xPacked + (long)r * n, y + (long)r * yStride + o);
+            }
             for (; o < end; o++)
                 for (int r = 0; r < rows; r++)
                     y[(long)r * yStride + o] = DotBf16(weights + (long)o * n, n, x + (long)r * n, xPacked + (long)r * n);
@@ -32,9 +36,14 @@ internal static unsafe class DecodeKernels
         else
         {
             float* weights = (float*)w.Data;
+            // Input rows two at a time: each weight vector loaded once serves both (a batch reads the weights once).
             for (; o + 4 <= end; o += 4)
-                for (int r = 0; r < rows; r++)
-                    Dot4(weights + (long)o * n, n, x + (long)r * n, y + (long)r * yStride + o);
+            {
+                int r = 0;
+                for (; r + 2 <= rows; r += 2)
+                    Dot4x2(weights + (long)o * n, n, x + (long)r * n, y + (long)r * yStride + o, yStride);
+                if (r < rows) Dot4(weights + (long)o * n, n, x + (long)r * n, y + (long)r * yStride + o);
+            }
             for (; o < end; o++)
                 for (int r = 0; r < rows; r++)
                     y[(long)r * yStride + o] = Dot(weights + (long)o * n, x + (long)r * n, n);
@@ -75,6 +84,105 @@ internal static unsafe class DecodeKernels
         float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
         for (; i < n; i++) { s0 += w0[i] * x[i]; s1 += w1[i] * x[i]; s2 += w2[i] * x[i]; s3 += w3[i] * x[i]; }
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
+    }
+
+    /// <summary>Four weight rows against two input rows (x and x + n), writing y[0..3] and y[stride..stride+3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Dot4x2(float* w0, int n, float* x, float* y, int stride)
+    {
+        float* w1 = w0 + n, w2 = w1 + n, w3 = w2 + n, z = x + n;
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var xv = Vector256.Load(x + i);
+            var zv = Vector256.Load(z + i);
+            var v0 = Vector256.Load(w0 + i); var v1 = Vector256.Load(w1 + i);
+            var v2 = Vector256.Load(w2 + i); var v3 = Vector256.Load(w3 + i);
+            a0 = Vector256.FusedMultiplyAdd(v0, xv, a0); b0 = Vector256.FusedMultiplyAdd(v0, zv, b0);
+            a1 = Vector256.FusedMultiplyAdd(v1, xv, a1); b1 = Vector256.FusedMultiplyAdd(v1, zv, b1);
+            a2 = Vector256.FusedMultiplyAdd(v2, xv, a2); b2 = Vector256.FusedMultiplyAdd(v2, zv, b2);
+            a3 = Vector256.FusedMultiplyAdd(v3, xv, a3); b3 = Vector256.FusedMultiplyAdd(v3, zv, b3);
+        }
+        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
+        float t0 = Vector256.Sum(b0), t1 = Vector256.Sum(b1), t2 = Vector256.Sum(b2), t3 = Vector256.Sum(b3);
+        for (; i < n; i++)
+        {
+            s0 += w0[i] * x[i]; s1 += w1[i] * x[i]; s2 += w2[i] * x[i]; s3 += w3[i] * x[i];
+            t0 += w0[i] * z[i]; t1 += w1[i] * z[i]; t2 += w2[i] * z[i]; t3 += w3[i] * z[i];
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
+        y[stride] = t0; y[stride + 1] = t1; y[stride + 2] = t2; y[stride + 3] = t3;
+    }
+
+    /// <summary>The bf16 form of <see cref="Dot4x2"/>: each weight block is widened once for both input rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Dot4x2Bf16(ushort* w0, int n, float* x, float* packed, float* y, int stride)
+    {
+        ushort* w1 = w0 + n, w2 = w1 + n, w3 = w2 + n;
+        float* z = x + n, packedZ = packed + n;
+        int i = 0;
+        float s0, s1, s2, s3, t0, t1, t2, t3;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var mask = Vector512.Create(0xFFFF0000u);
+            var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+            var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+            for (; i + 32 <= n; i += 32)
+            {
+                var xe = Vector512.Load(packed + i); var xo = Vector512.Load(packed + i + 16);
+                var ze = Vector512.Load(packedZ + i); var zo = Vector512.Load(packedZ + i + 16);
+                var l = Vector512.Load((uint*)(w0 + i));
+                var e = Vector512.ShiftLeft(l, 16).AsSingle(); var d = (l & mask).AsSingle();
+                a0 = Vector512.FusedMultiplyAdd(d, xo, Vector512.FusedMultiplyAdd(e, xe, a0)); b0 = Vector512.FusedMultiplyAdd(d, zo, Vector512.FusedMultiplyAdd(e, ze, b0));
+                l = Vector512.Load((uint*)(w1 + i));
+                e = Vector512.ShiftLeft(l, 16).AsSingle(); d = (l & mask).AsSingle();
+                a1 = Vector512.FusedMultiplyAdd(d, xo, Vector512.FusedMultiplyAdd(e, xe, a1)); b1 = Vector512.FusedMultiplyAdd(d, zo, Vector512.FusedMultiplyAdd(e, ze, b1));
+                l = Vector512.Load((uint*)(w2 + i));
+                e = Vector512.ShiftLeft(l, 16).AsSingle(); d = (l & mask).AsSingle();
+                a2 = Vector512.FusedMultiplyAdd(d, xo, Vector512.FusedMultiplyAdd(e, xe, a2)); b2 = Vector512.FusedMultiplyAdd(d, zo, Vector512.FusedMultiplyAdd(e, ze, b2));
+                l = Vector512.Load((uint*)(w3 + i));
+                e = Vector512.ShiftLeft(l, 16).AsSingle(); d = (l & mask).AsSingle();
+                a3 = Vector512.FusedMultiplyAdd(d, xo, Vector512.FusedMultiplyAdd(e, xe, a3)); b3 = Vector512.FusedMultiplyAdd(d, zo, Vector512.FusedMultiplyAdd(e, ze, b3));
+            }
+            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+            t0 = Vector512.Sum(b0); t1 = Vector512.Sum(b1); t2 = Vector512.Sum(b2); t3 = Vector512.Sum(b3);
+        }
+        else
+        {
+            var mask = Vector256.Create(0xFFFF0000u);
+            var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+            var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+            for (; i + 16 <= n; i += 16)
+            {
+                var xe = Vector256.Load(packed + i); var xo = Vector256.Load(packed + i + 8);
+                var ze = Vector256.Load(packedZ + i); var zo = Vector256.Load(packedZ + i + 8);
+                var l = Vector256.Load((uint*)(w0 + i));
+                var e = Vector256.ShiftLeft(l, 16).AsSingle(); var d = (l & mask).AsSingle();
+                a0 = Vector256.FusedMultiplyAdd(d, xo, Vector256.FusedMultiplyAdd(e, xe, a0)); b0 = Vector256.FusedMultiplyAdd(d, zo, Vector256.FusedMultiplyAdd(e, ze, b0));
+                l = Vector256.Load((uint*)(w1 + i));
+                e = Vector256.ShiftLeft(l, 16).AsSingle(); d = (l & mask).AsSingle();
+                a1 = Vector256.FusedMultiplyAdd(d, xo, Vector256.FusedMultiplyAdd(e, xe, a1)); b1 = Vector256.FusedMultiplyAdd(d, zo, Vector256.FusedMultiplyAdd(e, ze, b1));
+                l = Vector256.Load((uint*)(w2 + i));
+                e = Vector256.ShiftLeft(l, 16).AsSingle(); d = (l & mask).AsSingle();
+                a2 = Vector256.FusedMultiplyAdd(d, xo, Vector256.FusedMultiplyAdd(e, xe, a2)); b2 = Vector256.FusedMultiplyAdd(d, zo, Vector256.FusedMultiplyAdd(e, ze, b2));
+                l = Vector256.Load((uint*)(w3 + i));
+                e = Vector256.ShiftLeft(l, 16).AsSingle(); d = (l & mask).AsSingle();
+                a3 = Vector256.FusedMultiplyAdd(d, xo, Vector256.FusedMultiplyAdd(e, xe, a3)); b3 = Vector256.FusedMultiplyAdd(d, zo, Vector256.FusedMultiplyAdd(e, ze, b3));
+            }
+            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
+            t0 = Vector256.Sum(b0); t1 = Vector256.Sum(b1); t2 = Vector256.Sum(b2); t3 = Vector256.Sum(b3);
+        }
+        for (; i < n; i++)
+        {
+            float xi = x[i], zi = z[i];
+            float f0 = Bf16.ToFloat(w0[i]), f1 = Bf16.ToFloat(w1[i]), f2 = Bf16.ToFloat(w2[i]), f3 = Bf16.ToFloat(w3[i]);
+            s0 += f0 * xi; s1 += f1 * xi; s2 += f2 * xi; s3 += f3 * xi;
+            t0 += f0 * zi; t1 += f1 * zi; t2 += f2 * zi; t3 += f3 * zi;
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
+        y[stride] = t0; y[stride + 1] = t1; y[stride + 2] = t2; y[stride + 3] = t3;
     }
 
     /// <summary>
@@ -225,6 +333,16 @@ internal static unsafe class DecodeKernels
             for (; i + 8 <= dim; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(v + i), pv, Vector256.Load(output + i)).Store(output + i);
             for (; i < dim; i++) output[i] += p * v[i];
         }
+    }
+
+    /// <summary>x += a·y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddScaled(float* x, float* y, float a, int n)
+    {
+        var av = Vector256.Create(a);
+        int i = 0;
+        for (; i + 8 <= n; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(y + i), av, Vector256.Load(x + i)).Store(x + i);
+        for (; i < n; i++) x[i] += a * y[i];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

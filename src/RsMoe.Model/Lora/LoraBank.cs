@@ -127,9 +127,11 @@ public sealed class LoraBank : IDisposable
                     a.Dispose(); b.Dispose();
                     (a, b) = (ca, cb);
                 }
+                var bt = b.transpose(1, 2).contiguous().DetachFromDisposeScope();
                 bank._tensors.Add(a);
                 bank._tensors.Add(b);
-                layer.AttachBank(bank, a, b);
+                bank._tensors.Add(bt);
+                layer.AttachBank(bank, a, b, bt);
                 bank._layers.Add(layer);
             }
             return bank;
@@ -141,7 +143,7 @@ public sealed class LoraBank : IDisposable
         }
     }
 
-    /// <summary>Bytes the stacked adapters hold.</summary>
+    /// <summary>Bytes the stacked adapters hold (B twice: as libtorch and as the CPU decoder read it).</summary>
     public long Bytes => _tensors.Sum(t => t.numel() * t.element_size());
 
     public void Dispose()

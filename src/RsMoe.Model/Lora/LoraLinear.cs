@@ -39,13 +39,16 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>The bank this layer reads per-row adapters from, with its stacked A [N, r, in] and scaled B [N, out, r].</summary>
-    internal (LoraBank Bank, Tensor A, Tensor B)? Bank { get; private set; }
+    /// <summary>
+    /// The bank this layer reads per-row adapters from: stacked A [N, r, in], scaled B [N, out, r] and the same B
+    /// transposed, [N, r, out], which the CPU decoder adds row by row without horizontal sums.
+    /// </summary>
+    internal (LoraBank Bank, Tensor A, Tensor B, Tensor BT)? Bank { get; private set; }
 
-    internal void AttachBank(LoraBank bank, Tensor a, Tensor b)
+    internal void AttachBank(LoraBank bank, Tensor a, Tensor b, Tensor bt)
     {
         if (lora_A is not null) throw new InvalidOperationException("a layer with its own adapter cannot read a bank");
-        Bank = (bank, a, b);
+        Bank = (bank, a, b, bt);
     }
 
     internal void DetachBank() => Bank = null;

@@ -66,12 +66,7 @@ public sealed class CpuDecoderTests
     {
         // The decoder computes in fp32 from bf16 weights, so its reference is the fp32 model holding those same values.
         using var bf16 = TinyModels.RandomLlama(Config, dtype: ScalarType.BFloat16);
-        using var widened = LlamaForCausalLM.Create(Config, ScalarType.Float32);
-        using (no_grad())
-        {
-            var source = bf16.state_dict();
-            foreach (var (name, p) in widened.state_dict()) p.copy_(source[name].to_type(ScalarType.Float32));
-        }
+        using var widened = Widened(bf16);
         // Prefill on the fp32 twin too: the check is the decode steps.
         var reference = FullPass(widened, Ids, 5);
         using var scope = NewDisposeScope();
@@ -90,28 +85,45 @@ public sealed class CpuDecoderTests
         Assert.True(diff < 1e-3, $"bf16 CPU decode differs from the widened fp32 model by {diff}");
     }
 
-    [Fact]
-    public void SequencesOfDifferentLengthsStepTogetherAsEachAlone()
+    /// <summary>An fp32 model holding exactly a bf16 model's values: the reference for decoding bf16 weights in fp32.</summary>
+    static LlamaForCausalLM Widened(LlamaForCausalLM bf16)
     {
-        using var lm = TinyModels.RandomLlama(Config);
+        var widened = LlamaForCausalLM.Create(Config, ScalarType.Float32);
+        using var noGrad = no_grad();
+        var source = bf16.state_dict();
+        foreach (var (name, p) in widened.state_dict()) p.copy_(source[name].to_type(ScalarType.Float32));
+        return widened;
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 3)]
+    [InlineData(ScalarType.Float32, 5)]
+    [InlineData(ScalarType.BFloat16, 3)]
+    [InlineData(ScalarType.BFloat16, 4)]
+    public void SequencesOfDifferentLengthsStepTogetherAsEachAlone(ScalarType dtype, int count)
+    {
+        using var lm = TinyModels.RandomLlama(Config, dtype: dtype);
+        using var reference = dtype == ScalarType.Float32 ? null : Widened(lm);
+        var exact = reference ?? lm;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var decoder = new CpuDecoder(lm);
-        long[][] prompts = [[1, 5, 9], [1, 40, 41, 42, 43, 44, 45, 46], [7]];
+        long[][] prompts = [[1, 5, 9], [1, 40, 41, 42, 43, 44, 45, 46], [7], [3, 3, 3, 3], [100, 99]];
+        prompts = prompts[..count];
         var sequences = prompts.Select(p =>
         {
-            using var cache = lm.NewCache(1, p.Length);
-            lm.Forward(lm.Embed(tensor(p).unsqueeze(0)), arange(p.Length, ScalarType.Int64).unsqueeze(0), null, cache);
+            using var cache = exact.NewCache(1, p.Length);
+            exact.Forward(exact.Embed(tensor(p).unsqueeze(0)), arange(p.Length, ScalarType.Int64).unsqueeze(0), null, cache);
             var s = decoder.NewSequence(16);
             decoder.Adopt(s, cache, 0, p.Length);
             return s;
         }).ToList();
-        int[] feed = [11, 22, 33];
-        decoder.Step(sequences, feed);
-        var together = Enumerable.Range(0, 3).Select(r => decoder.Logits(r).ToArray()).ToList();
-        for (int r = 0; r < 3; r++)
+        int[] feed = [11, 22, 33, 44, 55];
+        decoder.Step(sequences, feed[..count]);
+        var together = Enumerable.Range(0, count).Select(r => decoder.Logits(r).ToArray()).ToList();
+        for (int r = 0; r < count; r++)
         {
-            var alone = FullPass(lm, [.. prompts[r], feed[r]], prompts[r].Length + 1)[0];
+            var alone = FullPass(exact, [.. prompts[r], feed[r]], prompts[r].Length + 1)[0];
             double diff = alone.Zip(together[r]).Max(x => Math.Abs(x.First - x.Second));
             Assert.True(diff < 1e-3, $"row {r} differs from its own pass by {diff}");
         }
