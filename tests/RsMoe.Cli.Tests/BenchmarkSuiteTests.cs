@@ -1,0 +1,45 @@
+using System.Text.Json;
+using RsMoe.Cli.Tests.Support;
+
+namespace RsMoe.Cli.Tests;
+
+/// <summary>The benchmark suite runs from end to end and writes what the report needs (figures are its business, not the tests').</summary>
+public sealed class BenchmarkSuiteTests
+{
+    [Fact]
+    public void The_quick_suite_measures_every_section_and_renders_the_report()
+    {
+        string dir = Directory.CreateTempSubdirectory("rsmoe-suite-").FullName;
+        try
+        {
+            string json = Path.Combine(dir, "performance.json"), report = Path.Combine(dir, "performance.md");
+            var (code, output, error) = RsmoeProcess.Run(TimeSpan.FromMinutes(8), "bench", "suite", "--quick", "--out", json, "--report", report);
+            Assert.True(code == 0, output + error);
+
+            using var results = JsonDocument.Parse(File.ReadAllText(json));
+            var root = results.RootElement;
+            Assert.True(root.GetProperty("Machine").GetProperty("ReadGBps2Threads").GetDouble() > 0);
+            var lm = root.GetProperty("Lm").EnumerateArray().ToList();
+            Assert.Contains(lm, r => r.GetProperty("Decoder").GetString() == "cpu");
+            Assert.Contains(lm, r => r.GetProperty("Decoder").GetString() == "libtorch");
+            Assert.All(lm, r => Assert.True(r.GetProperty("DecodeTokensPerSecond").GetDouble() > 0));
+            Assert.Equal(["sequential", "batched"], root.GetProperty("Experts").EnumerateArray().Select(r => r.GetProperty("Mode").GetString()));
+            Assert.All(root.GetProperty("Experts").EnumerateArray(), r => Assert.True(r.GetProperty("PeakRssMiB").GetDouble() > 0));
+            Assert.Contains(root.GetProperty("Serve").EnumerateArray(), r => r.GetProperty("Mode").GetString() == "batched" && r.GetProperty("MeanBatch").GetDouble() > 1);
+            Assert.NotEmpty(root.GetProperty("ExpertService").EnumerateArray());
+            Assert.Contains(root.GetProperty("Constellation").EnumerateArray(), r => r.GetProperty("ImageEncoderP50Ms").ValueKind == JsonValueKind.Number);
+            Assert.Equal(2, root.GetProperty("Gateway").GetArrayLength());
+
+            string markdown = File.ReadAllText(report);
+            foreach (var heading in new[] { "## 1. Decode and prefill", "## 2. Three experts on one shared base", "## 3. One expert under concurrent requests",
+                         "## 4. End to end", "## 5. The gateway's own overhead", "## 6. What the feature cache saves" })
+                Assert.Contains(heading, markdown);
+            Assert.DoesNotContain("NaN", markdown);
+            Assert.Contains("--quick", markdown);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
