@@ -29,17 +29,26 @@ internal static class BenchmarkSuite
         var output = new Option<FileInfo>("--out") { DefaultValueFactory = _ => new FileInfo("docs/benchmarks/performance.json") };
         var report = new Option<FileInfo>("--report") { DefaultValueFactory = _ => new FileInfo("docs/performance.md") };
         var images = new Option<DirectoryInfo?>("--images") { Description = "Folder of images for the end-to-end rows; default: ../shared/data/rsscn7/images" };
+        var renderOnly = new Option<bool>("--render-only") { Description = "Measure nothing: rewrite the report from the --out JSON of an earlier run" };
         var command = new Command("suite", "Every performance figure: decode, batched experts, serving, end to end, gateway; writes JSON and docs/performance.md")
         {
-            quick, output, report, images,
+            quick, output, report, images, renderOnly,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            bool q = parse.GetValue(quick);
-            var results = await RunAsync(q, parse.GetValue(images)?.FullName, cancellationToken);
             var json = parse.GetValue(output)!;
-            json.Directory?.Create();
-            File.WriteAllText(json.FullName, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+            Results results;
+            if (parse.GetValue(renderOnly))
+            {
+                results = JsonSerializer.Deserialize<Results>(File.ReadAllText(json.FullName))
+                    ?? throw new InvalidDataException($"{json.FullName} holds no suite results");
+            }
+            else
+            {
+                results = await RunAsync(parse.GetValue(quick), parse.GetValue(images)?.FullName, cancellationToken);
+                json.Directory?.Create();
+                File.WriteAllText(json.FullName, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+            }
             var markdown = parse.GetValue(report)!;
             markdown.Directory?.Create();
             File.WriteAllText(markdown.FullName, PerformanceReport.Render(results, Path.GetRelativePath(markdown.DirectoryName!, json.FullName)));
