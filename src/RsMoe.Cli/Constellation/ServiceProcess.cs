@@ -74,9 +74,10 @@ public sealed class ServiceProcess : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (_process is null || _process.HasExited)
             {
-                string tail = Tail(20);
-                if (tail.Contains("address already in use", StringComparison.OrdinalIgnoreCase)) throw new PortTakenException(Name);
-                throw new InvalidOperationException($"{Name} exited (code {_process?.ExitCode}) before it was healthy. Its log ({LogPath}) ends:\n{tail}");
+                _process?.WaitForExit();   // the last output lines reach the log before it is read
+                // Kestrel's bind failure is followed by two long stack traces: look well above the last lines for it.
+                if (Tail(400).Contains("address already in use", StringComparison.OrdinalIgnoreCase)) throw new PortTakenException(Name);
+                throw new InvalidOperationException($"{Name} exited (code {_process?.ExitCode}) before it was healthy. Its log ({LogPath}) ends:\n{Tail(20)}");
             }
             try
             {
