@@ -37,6 +37,7 @@ public sealed class ContinuousBatcher : IDisposable
     readonly LlamaForCausalLM _lm;
     readonly LoraBank? _bank;
     readonly CpuDecoder _decoder;
+    readonly GreedyChooser _greedy;
     readonly Channel<Request> _incoming = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
     readonly Thread _worker;
     long _steps, _stepRows;
@@ -57,6 +58,7 @@ public sealed class ContinuousBatcher : IDisposable
         _lm = lm;
         _bank = bank;
         _decoder = new CpuDecoder(lm);
+        _greedy = new GreedyChooser(_decoder.VocabSize);
         MaxBatch = maxBatch;
         _worker = new Thread(Run) { IsBackground = true, Name = "rsmoe-decode" };
         _worker.Start();
@@ -162,26 +164,13 @@ public sealed class ContinuousBatcher : IDisposable
     }
 
     /// <summary>The same choice <see cref="TextGenerator"/> makes for a row: penalty, then argmax or sampling.</summary>
-    static int Choose(Request request, ReadOnlySpan<float> logits)
+    int Choose(Request request, ReadOnlySpan<float> logits)
     {
         var options = request.Options;
-        float[]? scores = null;
-        if (options.RepetitionPenalty != 1.0)
-        {
-            scores = logits.ToArray();
-            float penalty = (float)options.RepetitionPenalty;
-            foreach (int id in request.Seen.Distinct())
-                scores[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty;
-        }
-        ReadOnlySpan<float> final = scores is null ? logits : scores;
-        if (!options.DoSample)
-        {
-            int best = 0;
-            for (int i = 1; i < final.Length; i++) if (final[i] > final[best]) best = i;
-            return best;
-        }
+        if (!options.DoSample) return _greedy.Choose(logits, request.Seen, options.RepetitionPenalty);
         using var scope = NewDisposeScope();
-        var row = tensor(final.ToArray(), [1, final.Length]);
+        var row = tensor(logits.ToArray(), [1, logits.Length]);
+        row = LogitsProcessing.ApplyRepetitionPenalty(row, tensor(request.Seen.Select(t => (long)t).ToArray(), [1, request.Seen.Count]), options.RepetitionPenalty);
         return (int)TextGenerator.ChooseTokens(row, options, request.Random).item<long>();
     }
 

@@ -78,6 +78,10 @@ public sealed class TextGenerator
 
         CpuDecoder? cpu = UseCpuDecoder && CpuDecoder.Unsupported(_lm) is null ? new CpuDecoder(_lm) : null;
         DecodeSequence[] sequences = [];
+        // Greedy decoding on the CPU decoder chooses in C# from its logits: no libtorch call at all per step.
+        var greedy = cpu is not null && !options.DoSample ? new GreedyChooser(cpu.VocabSize) : null;
+        var seenIds = greedy is null ? [] : prompts.Select(p => new List<int>(p.TokenIds)).ToArray();
+        bool logitsOnCpu = false;
         if (cpu is not null)
         {
             sequences = new DecodeSequence[batch];
@@ -98,8 +102,15 @@ public sealed class TextGenerator
                     break;
                 }
                 long[] next;
-                using (var scope = NewDisposeScope())
+                if (logitsOnCpu)
                 {
+                    next = new long[batch];
+                    for (int row = 0, i = 0; row < batch; row++)
+                        if (!finished[row]) next[row] = greedy!.Choose(cpu!.Logits(i++), seenIds[row], options.RepetitionPenalty);
+                }
+                else
+                {
+                    using var scope = NewDisposeScope();
                     var scores = logits.select(1, -1).to_type(ScalarType.Float32);
                     scores = LogitsProcessing.ApplyRepetitionPenalty(scores, seen, options.RepetitionPenalty);
                     next = ChooseTokens(scores, options, random).cpu().data<long>().ToArray();
@@ -111,11 +122,18 @@ public sealed class TextGenerator
                     if (finished[row]) { next[row] = pad; continue; }
                     int token = (int)next[row];
                     generated[row].Add(token);
+                    if (greedy is not null) seenIds[row].Add(token);
                     onToken?.Invoke(row, token);
                     if (stop.Contains(token)) { finished[row] = true; reasons[row] = FinishReason.Stop; }
                 }
                 if (finished.All(f => f) || step == options.MaxNewTokens - 1) break;
 
+                if (greedy is not null)
+                {
+                    CpuStep(cpu!, sequences, next, finished);
+                    logitsOnCpu = true;
+                    continue;
+                }
                 using var stepScope = NewDisposeScope();
                 var nextIds = tensor(next, [batch, 1], ScalarType.Int64, device);
                 if (cpu is not null)
@@ -124,7 +142,8 @@ public sealed class TextGenerator
                     seen.Dispose();
                     seen = grown;
                     logits.Dispose();
-                    logits = CpuStep(cpu, sequences, next, finished).MoveToOuterDisposeScope();
+                    CpuStep(cpu, sequences, next, finished);
+                    logits = CpuLogits(cpu, finished).MoveToOuterDisposeScope();
                     continue;
                 }
                 var positions = lastPositions.add(Scalars.One);
@@ -157,19 +176,24 @@ public sealed class TextGenerator
         return new GenerationResult(generated.Select(g => g.ToArray()).ToArray(), reasons, promptTokens, prefillSeconds, total - prefillSeconds);
     }
 
-    /// <summary>One CPU decode step for the rows still going; finished rows get zero logits (never read).</summary>
-    static Tensor CpuStep(CpuDecoder cpu, DecodeSequence[] sequences, long[] next, bool[] finished)
+    /// <summary>One CPU decode step for the rows still going: logits row i is the i-th unfinished row's.</summary>
+    static void CpuStep(CpuDecoder cpu, DecodeSequence[] sequences, long[] next, bool[] finished)
     {
         var active = new List<DecodeSequence>(sequences.Length);
         var tokens = new List<int>(sequences.Length);
         for (int row = 0; row < sequences.Length; row++)
             if (!finished[row]) { active.Add(sequences[row]); tokens.Add((int)next[row]); }
         cpu.Step(active, tokens.ToArray());
+    }
+
+    /// <summary>The last CPU step's logits as [batch, 1, vocab] for libtorch's sampling; finished rows get zeros (never read).</summary>
+    static Tensor CpuLogits(CpuDecoder cpu, bool[] finished)
+    {
         int vocab = cpu.VocabSize;
-        var all = new float[sequences.Length * vocab];
-        for (int row = 0, i = 0; row < sequences.Length; row++)
+        var all = new float[finished.Length * vocab];
+        for (int row = 0, i = 0; row < finished.Length; row++)
             if (!finished[row]) cpu.Logits(i++).CopyTo(all.AsSpan(row * vocab, vocab));
-        return tensor(all, [sequences.Length, 1, vocab]);
+        return tensor(all, [finished.Length, 1, vocab]);
     }
 
     internal static Tensor ChooseTokens(Tensor scores, GenerationOptions options, Generator? random)
