@@ -146,7 +146,7 @@ public sealed class TextGenerator
                     logits = CpuLogits(cpu, finished).MoveToOuterDisposeScope();
                     continue;
                 }
-                var positions = lastPositions.add(Scalars.One);
+                var positions = lastPositions.add(Scalars.One, Scalars.One);
                 Tensor? mask = null;
                 if (keyMask is not null)
                 {

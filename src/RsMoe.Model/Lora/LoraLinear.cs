@@ -107,7 +107,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (lora_A is null || lora_B is null || IsMerged) return;
         using var scope = NewDisposeScope();
-        using (no_grad()) weight.add_(Delta());
+        using (no_grad()) weight.add_(Delta(), Scalars.One);
         IsMerged = true;
     }
 
@@ -116,7 +116,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (lora_A is null || lora_B is null || !IsMerged) return;
         using var scope = NewDisposeScope();
-        using (no_grad()) weight.sub_(Delta());
+        using (no_grad()) weight.sub_(Delta(), Scalars.One);
         IsMerged = false;
     }
 

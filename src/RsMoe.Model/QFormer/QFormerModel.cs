@@ -95,7 +95,7 @@ public sealed class QFormerModel : nn.Module
                             instructionMask.to_type(ScalarType.Float32)], 1);
             // (1 - mask) * most-negative, as transformers extends BERT masks.
             using Scalar lowest = (double)torch.finfo(hidden.dtype).min;   // held for the call: see Scalars
-            additive = keep.neg().add_(Scalars.One).mul_(lowest).to_type(hidden.dtype).unsqueeze(1).unsqueeze(1);
+            additive = keep.neg().add_(Scalars.One, Scalars.One).mul_(lowest).to_type(hidden.dtype).unsqueeze(1).unsqueeze(1);
         }
         return encoder.Forward(hidden, additive, imageEmbeds.to_type(hidden.dtype), queryLength).MoveToOuterDisposeScope();
     }
