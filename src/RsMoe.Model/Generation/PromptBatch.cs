@@ -72,7 +72,7 @@ internal sealed class PromptBatch : IDisposable
             for (int row = 0; row < batch; row++)
                 for (long i = length - prompts[row].Length; i < length; i++) real[row * length + i] = true;
             keyMask = tensor(real, [batch, length], ScalarType.Bool, device);
-            positions = keyMask.to_type(ScalarType.Int64).cumsum(1).sub_(Scalars.One, Scalars.One).clamp_min_(Scalars.Zero);
+            positions = keyMask.to_type(ScalarType.Int64).cumsum(1).add_(Scalars.MinusOne, Scalars.One).clamp_min_(Scalars.Zero);
             var causal = ones([length, length], ScalarType.Bool, device).tril();
             // Padding rows attend to themselves so no row is all-masked (which would give NaN).
             var self = eye(length, dtype: ScalarType.Bool, device: device);

@@ -116,7 +116,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (lora_A is null || lora_B is null || !IsMerged) return;
         using var scope = NewDisposeScope();
-        using (no_grad()) weight.sub_(Delta(), Scalars.One);
+        using (no_grad()) weight.add_(Delta(), Scalars.MinusOne);
         IsMerged = false;
     }
 
