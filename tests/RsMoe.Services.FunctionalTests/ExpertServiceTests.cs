@@ -61,6 +61,18 @@ public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDi
     }
 
     [Fact]
+    public async Task Without_batching_each_request_runs_its_own_generation_and_writes_the_same()
+    {
+        // What a GPU expert does (no CPU decoder batch): MaxBatch 1 takes that path here.
+        using var unbatched = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "objects", ["Expert:MaxBatch"] = "1" });
+        Assert.Null(unbatched.Services.GetRequiredService<ExpertHost::RsMoe.Expert.ExpertSlot>().Current.Batcher);
+        var client = new Expert.ExpertClient(unbatched.Channel);
+        var cases = new[] { "harbor", "forest", "airport" }.Select(Case).ToList();
+        var responses = await Task.WhenAll(cases.Select(c => client.GenerateAsync(Request(c.Prefix)).ResponseAsync));
+        Assert.Equal(cases.Select(c => c.Expected), responses.Select(r => r.Text));
+    }
+
+    [Fact]
     public async Task Streaming_sends_tokens_that_add_up_to_the_section()
     {
         var (prefix, expected) = Case("airport");
