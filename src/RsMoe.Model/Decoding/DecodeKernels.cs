@@ -19,6 +19,13 @@ internal static unsafe class DecodeKernels
     {
         int n = w.Columns;
         int o = start;
+        if (w.IsBf16 && rows == 1 && Vector512.IsHardwareAccelerated)
+        {
+            // One input row: weight rows one after another, a single sequential stream the prefetcher follows across rows.
+            ushort* weights = (ushort*)w.Data;
+            for (; o < end; o++) y[o] = DotBf16Stream(weights + (long)o * n, n, x, xPacked);
+            return;
+        }
         if (w.IsBf16)
         {
             ushort* weights = (ushort*)w.Data;
@@ -206,6 +213,32 @@ internal static unsafe class DecodeKernels
     static int Bf16Block => Vector512.IsHardwareAccelerated ? 32 : 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float DotBf16Stream(ushort* w, int n, float* x, float* packed)
+    {
+        var mask = Vector512.Create(0xFFFF0000u);
+        var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        int i = 0;
+        for (; i + 64 <= n; i += 64)
+        {
+            var l0 = Vector512.Load((uint*)(w + i));
+            var l1 = Vector512.Load((uint*)(w + i + 32));
+            a0 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l0, 16).AsSingle(), Vector512.Load(packed + i), a0);
+            a1 = Vector512.FusedMultiplyAdd((l0 & mask).AsSingle(), Vector512.Load(packed + i + 16), a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l1, 16).AsSingle(), Vector512.Load(packed + i + 32), a2);
+            a3 = Vector512.FusedMultiplyAdd((l1 & mask).AsSingle(), Vector512.Load(packed + i + 48), a3);
+        }
+        for (; i + 32 <= n; i += 32)
+        {
+            var l0 = Vector512.Load((uint*)(w + i));
+            a0 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l0, 16).AsSingle(), Vector512.Load(packed + i), a0);
+            a1 = Vector512.FusedMultiplyAdd((l0 & mask).AsSingle(), Vector512.Load(packed + i + 16), a1);
+        }
+        float sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) sum += Bf16.ToFloat(w[i]) * x[i];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float DotBf16(ushort* w, int n, float* x, float* packed)
     {
         // The scalar form of the vector kernels' block layout (see PackForBf16).
@@ -226,20 +259,22 @@ internal static unsafe class DecodeKernels
         float s0, s1, s2, s3;
         if (Vector512.IsHardwareAccelerated)
         {
+            // Even and odd halves accumulate apart: two independent chains per row instead of two dependent FMAs.
             var mask = Vector512.Create(0xFFFF0000u);
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+            var c0 = a0; var c1 = a0; var c2 = a0; var c3 = a0;
             for (; i + 32 <= n; i += 32)
             {
                 var xe = Vector512.Load(packed + i);
                 var xo = Vector512.Load(packed + i + 16);
                 var l0 = Vector512.Load((uint*)(w0 + i)); var l1 = Vector512.Load((uint*)(w1 + i));
                 var l2 = Vector512.Load((uint*)(w2 + i)); var l3 = Vector512.Load((uint*)(w3 + i));
-                a0 = Vector512.FusedMultiplyAdd((l0 & mask).AsSingle(), xo, Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l0, 16).AsSingle(), xe, a0));
-                a1 = Vector512.FusedMultiplyAdd((l1 & mask).AsSingle(), xo, Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l1, 16).AsSingle(), xe, a1));
-                a2 = Vector512.FusedMultiplyAdd((l2 & mask).AsSingle(), xo, Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l2, 16).AsSingle(), xe, a2));
-                a3 = Vector512.FusedMultiplyAdd((l3 & mask).AsSingle(), xo, Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l3, 16).AsSingle(), xe, a3));
+                a0 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l0, 16).AsSingle(), xe, a0); c0 = Vector512.FusedMultiplyAdd((l0 & mask).AsSingle(), xo, c0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l1, 16).AsSingle(), xe, a1); c1 = Vector512.FusedMultiplyAdd((l1 & mask).AsSingle(), xo, c1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l2, 16).AsSingle(), xe, a2); c2 = Vector512.FusedMultiplyAdd((l2 & mask).AsSingle(), xo, c2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(l3, 16).AsSingle(), xe, a3); c3 = Vector512.FusedMultiplyAdd((l3 & mask).AsSingle(), xo, c3);
             }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+            s0 = Vector512.Sum(a0 + c0); s1 = Vector512.Sum(a1 + c1); s2 = Vector512.Sum(a2 + c2); s3 = Vector512.Sum(a3 + c3);
         }
         else
         {
