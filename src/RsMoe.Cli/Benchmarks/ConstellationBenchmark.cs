@@ -16,8 +16,9 @@ namespace RsMoe.Cli.Commands;
 internal static class ConstellationBenchmark
 {
     /// <param name="ImageEncoderP50Ms">On cache misses: the image encoder's time as the gateway reports it (what a hit saves).</param>
+    /// <param name="Errors">Requests that failed, by status (a benchmark reports them instead of stopping).</param>
     public sealed record Row(string Request, string Cache, int Concurrency, int Requests, double P50Ms, double P95Ms, double MeanMs, double RequestsPerSecond,
-        double? ImageEncoderP50Ms = null);
+        double? ImageEncoderP50Ms = null, Dictionary<string, int>? Errors = null);
 
     public static Command Create()
     {
@@ -88,6 +89,7 @@ internal static class ConstellationBenchmark
     {
         var latencies = new List<double>();
         var encoder = new List<double>();
+        var errors = new Dictionary<string, int>();
         int index = -1;
         var wall = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
@@ -96,19 +98,36 @@ internal static class ConstellationBenchmark
             while ((i = Interlocked.Increment(ref index)) < images.Count)
             {
                 var clock = Stopwatch.StartNew();
-                var response = await call(images[i]);
+                T response;
+                try
+                {
+                    response = await call(images[i]);
+                }
+                catch (Grpc.Core.RpcException e)
+                {
+                    lock (errors) errors[e.StatusCode.ToString()] = errors.GetValueOrDefault(e.StatusCode.ToString()) + 1;
+                    Console.Error.WriteLine($"{request} ({cache}): {e.StatusCode} {e.Status.Detail}");
+                    continue;
+                }
                 string outcome = response switch { CaptionResponse c => c.Cache == CacheOutcome.Hit ? "hit" : "miss", AskResponse a => a.Cache == CacheOutcome.Hit ? "hit" : "miss", _ => "" };
                 var timings = response switch { CaptionResponse c => c.TimingsMs, AskResponse a => a.TimingsMs, _ => null };
                 if (timings is not null && timings.TryGetValue("image_encoder", out double encodeMs)) lock (encoder) encoder.Add(encodeMs);
-                if (outcome != cache) throw new InvalidOperationException($"expected a cache {cache}, the gateway answered {outcome}");
+                if (outcome != cache)
+                {
+                    // A hit row whose image failed in its miss row finds nothing cached: counted, not timed.
+                    lock (errors) errors[$"cache {outcome}"] = errors.GetValueOrDefault($"cache {outcome}") + 1;
+                    continue;
+                }
                 lock (latencies) latencies.Add(clock.Elapsed.TotalMilliseconds);
             }
         }));
         double seconds = wall.Elapsed.TotalSeconds;
         latencies.Sort();
         encoder.Sort();
+        if (latencies.Count == 0) throw new InvalidOperationException($"every {request} request failed: {string.Join(", ", errors.Select(e => $"{e.Key} {e.Value}"))}");
         return new Row(request, cache, concurrency, latencies.Count, Math.Round(Percentile(latencies, 0.5), 1), Math.Round(Percentile(latencies, 0.95), 1),
-            Math.Round(latencies.Average(), 1), Math.Round(latencies.Count / seconds, 2), encoder.Count > 0 ? Math.Round(Percentile(encoder, 0.5), 1) : null);
+            Math.Round(latencies.Average(), 1), Math.Round(latencies.Count / seconds, 2), encoder.Count > 0 ? Math.Round(Percentile(encoder, 0.5), 1) : null,
+            errors.Count > 0 ? errors : null);
     }
 
     internal static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];

@@ -131,10 +131,10 @@ internal static class PerformanceReport
         md.AppendLine($"Six processes and the feature cache ({r.FeatureCache.Split(' ')[0]}) on this machine, the embedded default model, the gateway's gRPC API. *miss*:");
         md.AppendLine("RSSCN7 photos never seen (the image encoder decodes the JPEG and runs ResNet-18); *hit*: the same photos again.");
         md.AppendLine();
-        md.AppendLine("| request | features | clients | requests | p50 ms | p95 ms | mean ms | requests/s |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| request | features | clients | requests | p50 ms | p95 ms | mean ms | requests/s | errors |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var row in r.Constellation)
-            md.AppendLine($"| {row.Request} | cache {row.Cache} | {row.Concurrency} | {row.Requests} | {row.P50Ms:F0} | {row.P95Ms:F0} | {row.MeanMs:F0} | {row.RequestsPerSecond:F1} |");
+            md.AppendLine($"| {row.Request} | cache {row.Cache} | {row.Concurrency} | {row.Requests} | {row.P50Ms:F0} | {row.P95Ms:F0} | {row.MeanMs:F0} | {row.RequestsPerSecond:F1} | {(row.Errors is { Count: > 0 } e ? string.Join(", ", e.Select(x => $"{x.Key} {x.Value}")) : "none")} |");
         md.AppendLine();
 
         md.AppendLine("## 5. The gateway's own overhead");
