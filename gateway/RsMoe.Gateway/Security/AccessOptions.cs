@@ -21,4 +21,8 @@ public sealed class ApiKey
     public string Sha256 { get; set; } = "";
     /// <summary>May use the pass-through routes to the internal services (an expert's Reload, for example).</summary>
     public bool Operator { get; set; }
+    /// <summary>This key's own sustained rate, instead of <see cref="AccessOptions.RequestsPerMinute"/> (0: no limit).</summary>
+    public int? RequestsPerMinute { get; set; }
+    /// <summary>This key's own burst, instead of <see cref="AccessOptions.Burst"/>.</summary>
+    public int? Burst { get; set; }
 }

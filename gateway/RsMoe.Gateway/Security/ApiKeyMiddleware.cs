@@ -24,15 +24,31 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, AccessOptions optio
         .Select(k => (Convert.FromHexString(k.Sha256.Trim()), k))
         .ToArray();
 
-    readonly PartitionedRateLimiter<string>? _limiter = options.RequestsPerMinute <= 0 ? null : PartitionedRateLimiter.Create<string, string>(
-        partition => RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = Math.Max(1, options.Burst),
-            TokensPerPeriod = Math.Max(1, options.RequestsPerMinute / 60),
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
+    /// <summary>A token bucket per key (per client address without one), with the key's own limits where it has them.</summary>
+    readonly PartitionedRateLimiter<string>? _limiter = CreateLimiter(options);
+
+    static PartitionedRateLimiter<string>? CreateLimiter(AccessOptions options) =>
+        options.RequestsPerMinute <= 0 && options.ApiKeys.All(k => (k.RequestsPerMinute ?? 0) <= 0)
+            ? null
+            : PartitionedRateLimiter.Create<string, string>(partition =>
+            {
+                var (perMinute, burst) = Limits(options, partition);
+                return perMinute <= 0
+                    ? RateLimitPartition.GetNoLimiter(partition)
+                    : RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = Math.Max(1, burst),
+                        TokensPerPeriod = Math.Max(1, perMinute / 60),
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    });
+            });
+
+    static (int PerMinute, int Burst) Limits(AccessOptions options, string partition) =>
+        partition.StartsWith("key:", StringComparison.Ordinal) && options.ApiKeys.FirstOrDefault(k => k.Name == partition[4..]) is { } key
+            ? (key.RequestsPerMinute ?? options.RequestsPerMinute, key.Burst ?? options.Burst)
+            : (options.RequestsPerMinute, options.Burst);
 
     public static string Hash(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
@@ -71,7 +87,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, AccessOptions optio
             Refused.Add(1, new KeyValuePair<string, object?>("reason", "rate-limit"));
             context.Response.Headers.RetryAfter = "1";
             await Refusal.WriteAsync(context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, "Too many requests",
-                $"the rate limit of {options.RequestsPerMinute} requests a minute (burst {options.Burst}) is used up; retry in a second");
+                $"the rate limit of {Limits(options, partition).PerMinute} requests a minute (burst {Limits(options, partition).Burst}) is used up; retry in a second");
             return;
         }
         if (key is not null) context.Items["rsmoe.api_key"] = key.Name;

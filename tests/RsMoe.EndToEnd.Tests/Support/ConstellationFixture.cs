@@ -105,8 +105,12 @@ public sealed class SecuredFixture : ConstellationFixture
             ["Access__ApiKeys__1__Operator"] = "true",
             ["Access__ApiKeys__2__Name"] = "limited",
             ["Access__ApiKeys__2__Sha256"] = Hash(LimitedKey),
-            ["Access__RequestsPerMinute"] = "60",
-            ["Access__Burst"] = "5",
+            // A generous limit for every key, a small one of its own for the limited key: the other access tests,
+            // which run quickly one after another, never meet a limit they are not testing.
+            ["Access__RequestsPerMinute"] = "6000",
+            ["Access__Burst"] = "200",
+            ["Access__ApiKeys__2__RequestsPerMinute"] = "60",
+            ["Access__ApiKeys__2__Burst"] = "5",
         },
     };
 }
