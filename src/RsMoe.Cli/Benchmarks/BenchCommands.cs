@@ -129,7 +129,7 @@ public static class BenchCommands
             double decode = result.DecodeTokensPerSecond;
 
             string typeName = TorchRuntime.DTypeName(type);
-            double? reference = LlamaCppDecode.TryGetValue((shapeName, typeName), out var r) && t == 2 ? r : null;
+            double? reference = t == 2 ? LlamaCpp(shapeName, typeName) : null;
             int elementSize = type == ScalarType.Float32 ? 4 : 2;
             // The embedding table is read one row per token, unless it doubles as the output head.
             long readPerToken = (parameters - (config.TieWordEmbeddings ? 0 : (long)config.VocabSize * config.HiddenSize)) * elementSize;

@@ -25,17 +25,19 @@ internal static class BenchmarkProcess
         return JsonSerializer.Deserialize<T>(output.Trim().Split('\n')[^1])!;
     }
 
-    /// <summary>The process's peak resident set (VmHWM) in MiB, from /proc; 0 where that is unavailable.</summary>
-    public static double PeakRssMiB() => ProcStatus("VmHWM:");
+    /// <summary>This process's peak resident set (VmHWM) in MiB, from /proc; 0 where that is unavailable.</summary>
+    public static double PeakRssMiB() => ProcStatusMiB("self", "VmHWM:") ?? 0;
 
-    /// <summary>The process's resident set now (VmRSS) in MiB.</summary>
-    public static double RssMiB() => ProcStatus("VmRSS:");
+    /// <summary>A process's resident set now (VmRSS) in MiB; null when it has gone or /proc is unavailable.</summary>
+    public static double? RssMiB(int pid) => ProcStatusMiB(pid.ToString(), "VmRSS:");
 
-    static double ProcStatus(string field)
+    static double? ProcStatusMiB(string process, string field)
     {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        try
+        {
+            var line = File.ReadLines($"/proc/{process}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        }
+        catch (IOException) { return null; }
     }
 }

@@ -126,13 +126,7 @@ internal static class LoadCommand
         if (local is null) return result;
         foreach (var service in local.Services)
         {
-            if (service.ProcessId is not { } pid) continue;
-            try
-            {
-                var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:"));
-                if (line is not null) result[service.Name] = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
-            }
-            catch (IOException) { }
+            if (service.ProcessId is { } pid && BenchmarkProcess.RssMiB(pid) is { } rss) result[service.Name] = rss;
         }
         return result;
     }

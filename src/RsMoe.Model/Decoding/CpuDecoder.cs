@@ -230,9 +230,7 @@ public sealed unsafe class CpuDecoder
         for (int j = 0; j < _groupCount; j++)
         {
             var linear = _group[j];
-            // Split by output rows on multiples of 4 (the kernel's row block).
-            int chunk = (linear.Out / parts + 3) & ~3;
-            int start = Math.Min(linear.Out, part * chunk), end = part == parts - 1 ? linear.Out : Math.Min(linear.Out, start + chunk);
+            var (start, end) = DecodeKernels.OutputRows(linear.Out, part, parts);
             if (start < end) DecodeKernels.MatMul(linear.Weight, input, packed, _groupRows, (float*)_groupOutputs[j], linear.Out, start, end);
         }
     }

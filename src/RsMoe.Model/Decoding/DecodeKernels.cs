@@ -14,6 +14,14 @@ internal static unsafe class DecodeKernels
     /// y[r, o] = Σ_i W[o, i]·x[r, i] for output rows o in [start, end). <paramref name="xPacked"/> is x in the layout
     /// <see cref="PackForBf16"/> writes when W is bf16, else x itself.
     /// </summary>
+    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of a matrix's output rows, split on multiples of 4 (the kernels' row block).</summary>
+    public static (int Start, int End) OutputRows(int rows, int part, int parts)
+    {
+        int chunk = (rows / parts + 3) & ~3;
+        int start = Math.Min(rows, part * chunk);
+        return (start, part == parts - 1 ? rows : Math.Min(rows, start + chunk));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MatMul(in WeightView w, float* x, float* xPacked, int rows, float* y, int yStride, int start, int end)
     {

@@ -71,10 +71,9 @@ public static unsafe class DecodeProbes
                 var view = WeightView.Of(weights[repeat % count]);
                 var clock = Stopwatch.StartNew();
                 if (view.IsBf16) DecodeKernels.PackForBf16(xp, pp, columns);
-                int chunk = (rows / threads + 3) & ~3;
                 Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
                 {
-                    int start = Math.Min(rows, t * chunk), end = t == threads - 1 ? rows : Math.Min(rows, start + chunk);
+                    var (start, end) = DecodeKernels.OutputRows(rows, t, threads);
                     DecodeKernels.MatMul(view, (float*)xs, (float*)ps, 1, (float*)ys, rows, start, end);
                 });
                 best = Math.Max(best, matrixBytes / clock.Elapsed.TotalSeconds / 1e9);

@@ -68,7 +68,9 @@ public sealed class TextGenerator
         if (options.MaxNewTokens == 0) return new GenerationResult(generated.Select(g => g.ToArray()).ToArray(), reasons, promptTokens, 0, 0);
 
         var batchInputs = PromptBatch.Build(_lm, prompts, pad);
-        using var cache = _lm.NewCache(batch, batchInputs.Length + options.MaxNewTokens);
+        CpuDecoder? cpu = UseCpuDecoder && CpuDecoder.Unsupported(_lm) is null ? new CpuDecoder(_lm) : null;
+        // With the CPU decoder libtorch's cache holds only the prompt; the decode steps keep their own.
+        using var cache = _lm.NewCache(batch, batchInputs.Length + (cpu is null ? options.MaxNewTokens : 0));
         Tensor? keyMask = batchInputs.KeyMask?.clone();   // [batch, keys], grows with each step while rows are padded
         Tensor seen = batchInputs.SeenTokens.clone();
         Tensor lastPositions = batchInputs.Positions.narrow(1, batchInputs.Length - 1, 1).clone();
@@ -76,7 +78,6 @@ public sealed class TextGenerator
         Tensor logits = _lm.Forward(batchInputs.Embeddings, batchInputs.Positions, batchInputs.AttentionMask, cache, logitsToKeep: 1);
         batchInputs.Dispose();
 
-        CpuDecoder? cpu = UseCpuDecoder && CpuDecoder.Unsupported(_lm) is null ? new CpuDecoder(_lm) : null;
         DecodeSequence[] sequences = [];
         // Greedy decoding on the CPU decoder chooses in C# from its logits: no libtorch call at all per step.
         var greedy = cpu is not null && !options.DoSample ? new GreedyChooser(cpu.VocabSize) : null;
