@@ -61,7 +61,7 @@ public static class GatewayExtensions
             app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(samples), RequestPath = "/samples" });
         app.MapGet("/v1/samples", () => Results.Json(new
         {
-            samples = (samples is null ? [] : Directory.GetFiles(samples, "*.png")).Order()
+            samples = (samples is null ? [] : Directory.GetFiles(samples).Where(IsSampleImage)).Order()
                 .Select(f => new { name = Path.GetFileNameWithoutExtension(f), url = $"samples/{Path.GetFileName(f)}" }),
         }));
         app.MapGrpcService<CaptionerService>();
@@ -70,6 +70,8 @@ public static class GatewayExtensions
         app.MapReverseProxy();
         return app;
     }
+
+    static bool IsSampleImage(string path) => Path.GetExtension(path).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg";
 
     static string? SamplesDirectory(WebApplication app, GatewayOptions options)
     {

@@ -20,7 +20,7 @@ public sealed class GatewayOptions
     public TimeSpan ExpertTimeout { get; set; } = TimeSpan.FromSeconds(60);
     /// <summary>How often backend host names are resolved again (new replicas join, gone ones leave).</summary>
     public TimeSpan DnsRefreshPeriod { get; set; } = TimeSpan.FromSeconds(5);
-    /// <summary>Sample scenes the web page offers (PNG files); empty for the <c>samples</c> folder beside the gateway.</summary>
+    /// <summary>Sample scenes the web page offers (PNG or JPEG files); empty for the <c>samples</c> folder beside the gateway.</summary>
     public string? SamplesDirectory { get; set; }
     /// <summary>The whole request's deadline when a REST caller gives none (gRPC callers set their own).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);

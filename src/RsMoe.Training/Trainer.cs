@@ -39,7 +39,8 @@ public sealed class Trainer
         Directory.CreateDirectory(_config.Output);
         File.WriteAllText(Path.Combine(_config.Output, "config.json"), _config.ToJson());
         var (stage1, stage2) = TrainingSamples.Build(_config);
-        if (stage1.Count == 0) throw new InvalidDataException($"no training images under {_config.Data}");
+        if (stage1.Count == 0) throw new InvalidDataException($"no training images under {_config.Data ?? _config.RealData}");
+        _log($"examples: stage I {stage1.Count}, stage II {stage2.Count} ({stage2.Count(s => s.IsQuestion)} questions; per expert {string.Join("/", Enumerable.Range(0, _config.Experts).Select(e => stage2.Count(s => s.Expert == e && !s.IsQuestion)))} sentences)");
 
         using var encoder = CreateImageEncoder();
         var cache = new FeatureCache(Path.Combine(_config.Output, "..", "feature-cache"), encoder, Preprocessing());
@@ -49,13 +50,28 @@ public sealed class Trainer
         _log($"features: {features.Count} images ({cache.Hits} cached, {cache.Misses} encoded)");
 
         TrainerState? state = resumeFrom is null ? null : JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(resumeFrom, "trainer_state.json")));
-        using var model = state is null ? NewModel(stage1, stage2) : RsMoeModel.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
+        var corpus = _config.RealData is { } root && _config.Stage0Epochs > 0 ? new RsMoe.Data.Datasets.RealImagery(root).Corpus() : null;
+        if (corpus is not null)
+            _log($"stage0 text: {corpus.Texts.Count} texts ({string.Join(", ", corpus.TextsPerFile.Select(f => $"{f.Key} {f.Value}"))}); {corpus.HeldOut} of {corpus.Sentences} sentences left out as test references");
+        using var model = state is null ? NewModel(stage1, stage2, corpus?.Texts ?? []) : RsMoeModel.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
         var losses = new Dictionary<string, (double, double)>();
+
+        if (corpus is not null && _config.Stage is "two-stage" or "stage1" or "one-stage" && (state is null || state.Stage == "stage0"))
+        {
+            // Stage 0: the language model learns caption text alone, the analogue of the paper's pretrained LLM.
+            var texts = corpus.Texts;
+            var curve = RunStage("stage0", model, texts.Count, rows => Stage0Loss(model, rows.Select(i => texts[i]).ToList()),
+                _config.Stage0Epochs, _config.Stage0LearningRate, _config.Stage0BatchSize, _config.MaxSteps, state, resumeFrom,
+                arrange: order => BucketByLength(order, i => texts[i].Length, _config.Stage0BatchSize));
+            losses["stage0"] = (curve.First(), curve.Last());
+            state = null;
+        }
 
         bool twoStage = _config.Stage is "two-stage" or "stage1";
         if (twoStage && (state is null || state.Stage == "stage1"))
         {
-            var curve = RunStage("stage1", model, stage1, features, _config.Epochs, _config.LearningRate, state?.Stage == "stage1" ? state : null, resumeFrom);
+            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features),
+                _config.Epochs, _config.LearningRate, _config.BatchSize, _config.MaxSteps, state?.Stage == "stage1" ? state : null, resumeFrom);
             losses["stage1"] = (curve.First(), curve.Last());
             // Stage I adapters become part of the weights every expert starts from.
             LoraInjector.Merge(model.Encoder);
@@ -65,7 +81,8 @@ public sealed class Trainer
         if (_config.Stage is "two-stage" or "stage2" or "one-stage")
         {
             if (state is null || model.Experts.Count == 0) model.StartExperts();
-            var curve = RunStage("stage2", model, stage2, features, _config.Stage2Epochs, _config.Stage2LearningRate, state?.Stage == "stage2" ? state : null, resumeFrom);
+            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features),
+                _config.Stage2Epochs, _config.Stage2LearningRate, _config.BatchSize, _config.Stage2MaxSteps ?? _config.MaxSteps, state?.Stage == "stage2" ? state : null, resumeFrom);
             losses["stage2"] = (curve.First(), curve.Last());
         }
         string final = Path.Combine(_config.Output, "model");
@@ -112,14 +129,23 @@ public sealed class Trainer
         return RsMoeModel.FromParts(config, encoder, llm, BertWordPieceTokenizer.FromVocabFile(vocab), TokenizerLoader.FromDirectory(llmDirectory), tokenizerFiles);
     }
 
-    RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2)
+    RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2, IReadOnlyList<string> stage0Texts)
     {
         if (_config.ImageEncoder == "instructblip") return PretrainedModel();
         var rolePrompts = new RsMoeConfig().Router.InitialPrompts.Values;
-        var llmTexts = stage1.Concat(stage2).SelectMany(s => new[] { s.Prompt, s.Target }).Concat(rolePrompts);
-        var words = WordLevelTokenizer.Build(llmTexts);
+        var llmTexts = stage1.Concat(stage2).SelectMany(s => new[] { s.Prompt, s.Target }).Concat(stage0Texts);
+        var words = WordLevelTokenizer.Build(llmTexts, _config.VocabularyMinCount, keep: rolePrompts.Concat(stage2.Select(s => s.Prompt).Distinct()));
         var instructions = BertWordPieceTokenizer.BuildVocabulary(stage1.Concat(stage2).Select(s => s.Prompt));
         var config = RsMoeConfig.EmbeddedDefault(instructions.Count, words.VocabSize);
+        int heads = config.Llm.NumAttentionHeads;
+        config = config with
+        {
+            Llm = config.Llm with
+            {
+                HiddenSize = _config.LlmHiddenSize, NumHiddenLayers = _config.LlmLayers, IntermediateSize = _config.LlmIntermediateSize, HeadDim = _config.LlmHiddenSize / heads,
+            },
+            QFormer = config.QFormer with { HiddenSize = _config.QFormerHiddenSize, IntermediateSize = 2 * _config.QFormerHiddenSize },
+        };
         if (_config.Experts != 3)
         {
             var roles = TrainingSamples.Roles(_config.Experts);
@@ -141,6 +167,11 @@ public sealed class Trainer
         foreach (var (_, p) in model.Encoder.named_parameters()) p.requires_grad = false;
         foreach (var (_, p) in model.Base.named_parameters()) p.requires_grad = false;
         var trainable = new List<Parameter>();
+        if (stage == "stage0")
+        {
+            foreach (var (_, p) in model.Base.named_parameters()) { p.requires_grad = true; trainable.Add(p); }
+            return trainable;
+        }
         if (stage == "stage1" && _config.Stage1Lora)
         {
             // The paper's Stage I: LoRA on the Q-Former (self-attention q/v, cross-attention, FFN) and on the LLM (q/v, FFN).
@@ -171,20 +202,19 @@ public sealed class Trainer
         return trainable;
     }
 
-    List<double> RunStage(string stage, RsMoeModel model, List<TrainingSample> samples, Dictionary<string, Tensor> features,
-        int epochs, double learningRate, TrainerState? resume, string? resumeFrom)
+    List<double> RunStage(string stage, RsMoeModel model, int sampleCount, Func<List<int>, Tensor> lossOf,
+        double epochs, double learningRate, int batch, int? maxSteps, TrainerState? resume, string? resumeFrom, Func<int[], int[]>? arrange = null)
     {
         var parameters = TrainableParameters(stage, model);
         model.Encoder.train();
         if (stage == "stage2" && _config.Stage != "one-stage") model.Encoder.QFormer.eval();   // frozen, no dropout
-        model.Base.train(stage == "stage1");
+        model.Base.train(stage is "stage0" or "stage1");
         foreach (var expert in model.Experts.Values) expert.train();
         var optimizer = optim.AdamW(parameters, learningRate, _config.Beta1, _config.Beta2, 1e-8, _config.WeightDecay);
         if (resume is not null) optimizer.load_state_dict(Path.Combine(resumeFrom!, "optimizer.bin"));
 
-        int batch = _config.BatchSize;
-        int stepsPerEpoch = (samples.Count + batch * _config.GradientAccumulation - 1) / (batch * _config.GradientAccumulation);
-        int totalSteps = Math.Min(epochs * stepsPerEpoch, _config.MaxSteps ?? int.MaxValue);
+        int stepsPerEpoch = (sampleCount + batch * _config.GradientAccumulation - 1) / (batch * _config.GradientAccumulation);
+        int totalSteps = Math.Min((int)Math.Ceiling(epochs * stepsPerEpoch), maxSteps ?? int.MaxValue);
         int warmup = Math.Max(1, (int)Math.Round(_config.WarmupEpochs * stepsPerEpoch));
         double LearningRateAt(int step) => step < warmup
             ? learningRate * (step + 1) / warmup
@@ -197,8 +227,9 @@ public sealed class Trainer
         int stepsThisRun = 0;
         for (int epoch = resume?.Epoch ?? 0; epoch < epochs && globalStep < totalSteps; epoch++)
         {
-            var order = Enumerable.Range(0, samples.Count).ToArray();
-            new Random(_config.Seed * 7919 + epoch + (stage == "stage2" ? 100003 : 0)).Shuffle(order);
+            var order = Enumerable.Range(0, sampleCount).ToArray();
+            new Random(_config.Seed * 7919 + epoch + stage switch { "stage2" => 100003, "stage0" => 200003, _ => 0 }).Shuffle(order);
+            if (arrange is not null) order = arrange(order);
             double epochLoss = 0;
             int epochSteps = 0;
             for (int step = epoch == resume?.Epoch ? resume.StepInEpoch : 0; step < stepsPerEpoch && globalStep < totalSteps; step++)
@@ -212,10 +243,10 @@ public sealed class Trainer
                 {
                     int start = (step * _config.GradientAccumulation + micro) * batch;
                     if (start >= order.Length) break;
-                    var rows = order.Skip(start).Take(batch).Select(i => samples[i]).ToList();
+                    var rows = order.Skip(start).Take(batch).ToList();
                     using var scope = NewDisposeScope();
                     using var autocast = RsMoe.Model.Autocast.Bf16(_config.Bf16Autocast);
-                    var loss = stage == "stage1" ? Stage1Loss(model, rows, features) : Stage2Loss(model, rows, features);
+                    var loss = lossOf(rows);
                     (loss / _config.GradientAccumulation).backward();
                     stepLoss += loss.item<float>() / _config.GradientAccumulation;
                 }
@@ -231,7 +262,7 @@ public sealed class Trainer
                     double perStep = clock.Elapsed.TotalSeconds / stepsThisRun;
                     int filled = (int)(24.0 * globalStep / totalSteps);
                     string bar = "[" + new string('#', filled) + new string('.', 24 - filled) + "]";
-                    _log($"{stage} {bar} epoch {epoch + 1}/{epochs} step {globalStep}/{totalSteps} loss {stepLoss:F3} lr {lr:E2} " +
+                    _log($"{stage} {bar} epoch {epoch + 1}/{Math.Ceiling(epochs)} step {globalStep}/{totalSteps} loss {stepLoss:F3} lr {lr:E2} " +
                          $"{batch * _config.GradientAccumulation / perStep:F1} samples/s ETA {TimeSpan.FromSeconds(perStep * (totalSteps - globalStep)):mm\\:ss}");
                 }
                 if (_config.CheckpointEvery > 0 && globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps)
@@ -258,6 +289,44 @@ public sealed class Trainer
     }
 
     static Tensor Visual(List<TrainingSample> rows, Dictionary<string, Tensor> features) => stack(rows.Select(r => features[r.ImagePath]).ToArray(), 0);
+
+    /// <summary>
+    /// Batches of similar length (a padded batch costs its longest row): the shuffled order is cut into windows of 64
+    /// batches, each sorted by length, and the batches then run in the window's shuffled order. Deterministic.
+    /// </summary>
+    static int[] BucketByLength(int[] shuffled, Func<int, int> length, int batch)
+    {
+        var result = new List<int>(shuffled.Length);
+        int window = batch * 64;
+        for (int start = 0; start < shuffled.Length; start += window)
+        {
+            var batches = shuffled.Skip(start).Take(window).OrderBy(length).Chunk(batch).ToList();
+            // Interleave so long and short batches alternate within the window, in a fixed order.
+            result.AddRange(batches.Select((b, k) => (b, key: (k * 37) % batches.Count)).OrderBy(x => x.key).SelectMany(x => x.b));
+        }
+        return [.. result];
+    }
+
+    /// <summary>Longest text Stage 0 reads, in tokens (RSICap's longest captions are cut here).</summary>
+    const int Stage0MaxTokens = 160;
+
+    static Tensor Stage0Loss(RsMoeModel model, List<string> texts)
+    {
+        var tokenizer = model.LlmTokenizer;
+        int eos = tokenizer.EosTokenIds[0];
+        var rows = texts.Select(t => tokenizer.Encode(t, addSpecialTokens: true).Append(eos).Take(Stage0MaxTokens).Select(x => (long)x).ToArray()).ToList();
+        int length = rows.Max(r => r.Length);
+        var ids = new long[rows.Count * length];
+        var labels = new long[rows.Count * length];
+        Array.Fill(labels, -100L);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            Array.Copy(rows[r], 0, ids, r * length, rows[r].Length);
+            Array.Copy(rows[r], 0, labels, r * length, rows[r].Length);
+        }
+        var embeds = model.Base.Embed(tensor(ids, [rows.Count, length], ScalarType.Int64, model.Device));
+        return RsMoeModel.LanguageModelLoss(model.Base, embeds, tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device));
+    }
 
     static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features)
     {

@@ -13,8 +13,14 @@ namespace RsMoe.Training;
 public sealed record TrainingConfig
 {
     public string Stage { get; init; } = "two-stage";
-    public string Data { get; init; } = "data/synth";
+    /// <summary>The synthetic benchmark's folder, or null to train without it.</summary>
+    public string? Data { get; init; } = "data/synth";
     public string? Rsscn7 { get; init; }
+    /// <summary>
+    /// The shared real-data folder (<c>../shared/data</c>): UCM-captions and RSICD train images with RSIVQA's questions
+    /// for Stages I and II, and every caption corpus (less the test references) for Stage 0.
+    /// </summary>
+    public string? RealData { get; init; }
     /// <summary>Where the caption file's image names resolve; default the data folder itself.</summary>
     public string? Images { get; init; }
     /// <summary>"resnet18" (the embedded default) or "instructblip" (EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).</summary>
@@ -28,7 +34,7 @@ public sealed record TrainingConfig
     public string Output { get; init; } = "runs/default";
     public int TrainImages { get; init; } = 0;            // 0 = every train image
     public int Epochs { get; init; } = 5;
-    public int Stage2Epochs { get; init; } = 5;
+    public double Stage2Epochs { get; init; } = 5;
     public int BatchSize { get; init; } = 16;
     public int GradientAccumulation { get; init; } = 1;
     public double LearningRate { get; init; } = 1e-4;
@@ -45,6 +51,21 @@ public sealed record TrainingConfig
     public int Experts { get; init; } = 3;
     public bool IncludeVqa { get; init; } = true;
     public int? MaxSteps { get; init; }                   // stops a stage early (tests)
+    /// <summary>Stage II's own step budget (the long real-data stage); null = <see cref="MaxSteps"/>.</summary>
+    public int? Stage2MaxSteps { get; init; }
+
+    /// <summary>Stage 0: epochs of language-model pre-training on caption text (needs <see cref="RealData"/>; 0 = none).</summary>
+    public double Stage0Epochs { get; init; }
+    public double Stage0LearningRate { get; init; } = 2e-3;
+    public int Stage0BatchSize { get; init; } = 32;
+    /// <summary>Words seen fewer times than this in the training text become &lt;unk&gt; (typos, one-off names).</summary>
+    public int VocabularyMinCount { get; init; } = 1;
+
+    /// <summary>The small model's shape (the trainer builds it from scratch when no pretrained checkpoint is named).</summary>
+    public int LlmHiddenSize { get; init; } = 192;
+    public int LlmLayers { get; init; } = 4;
+    public int LlmIntermediateSize { get; init; } = 512;
+    public int QFormerHiddenSize { get; init; } = 128;
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -73,12 +94,20 @@ public sealed record TrainingConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>Named presets: the embedded default (synthetic only), the default plus RSSCN7, and a seconds-long CI run.</summary>
+    /// <summary>Named presets: the shipped default (real imagery), the synthetic-only model, synthetic plus RSSCN7, and a seconds-long CI run.</summary>
     public static TrainingConfig Preset(string name) => name switch
     {
         "default" => new TrainingConfig { Stage = "two-stage", Epochs = 8, Stage2Epochs = 4, BatchSize = 16, LearningRate = 2e-3, Stage2LearningRate = 1e-3, TrainImages = 1600, WarmupEpochs = 0.5 },
         "default-rsscn7" => Preset("default") with { Rsscn7 = "../shared/data/rsscn7" },
+        // The shipped default: real imagery, Stage 0 on every caption corpus; about 35 minutes here with features cached.
+        "real" => new TrainingConfig
+        {
+            Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7",
+            Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
+            Epochs = 2, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
+            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128,
+        },
         "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
-        _ => throw new ArgumentException($"unknown preset '{name}' (default, default-rsscn7, ci)"),
+        _ => throw new ArgumentException($"unknown preset '{name}' (real, default, default-rsscn7, ci)"),
     };
 }

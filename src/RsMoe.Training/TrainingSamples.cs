@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RsMoe.Data.Aspects;
+using RsMoe.Captions;
 using RsMoe.Data.Datasets;
 
 namespace RsMoe.Training;
@@ -7,7 +8,7 @@ namespace RsMoe.Training;
 /// <summary>One supervised example: an image, what the LLM is told, what it must write, and which expert learns it.</summary>
 public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion);
 
-/// <summary>Builds Stage I and Stage II examples from the synthetic benchmark (and, optionally, RSSCN7 photographs).</summary>
+/// <summary>Builds Stage I and Stage II examples from the synthetic benchmark, real captioned imagery and RSSCN7 photographs, as configured.</summary>
 public static class TrainingSamples
 {
     /// <summary>PAPER.md's mapping of question types to aspects: objects, relationships, theme.</summary>
@@ -49,33 +50,79 @@ public static class TrainingSamples
         sentenceOrQuestionType is "ab_position" || sentenceOrQuestionType.Contains("of the image", StringComparison.Ordinal)
         || sentenceOrQuestionType.Contains("across the image", StringComparison.Ordinal) || sentenceOrQuestionType.Contains("through the image", StringComparison.Ordinal);
 
-    static readonly Dictionary<string, string[]> Rsscn7Themes = new()
+    /// <summary>
+    /// What is true of every RSSCN7 photo of a class, one sentence per aspect in the phrasing of UCM-captions and RSICD
+    /// (class names as RSICD's labels have them): the photos carry no captions, only their class.
+    /// </summary>
+    static readonly Dictionary<string, (string[] Theme, string Objects, string Relationships)> Rsscn7Sentences = new()
     {
-        ["aGrass"] = ["This is an aerial image of a grassland.", "The image shows a large area of grassland seen from above."],
-        ["bField"] = ["This is an aerial image of farmland.", "The image shows cultivated fields seen from above."],
-        ["cIndustry"] = ["This is an aerial image of an industrial area.", "The image shows an industrial zone seen from above."],
-        ["dRiverLake"] = ["This is an aerial image of a river or lake.", "The image shows an area of water seen from above."],
-        ["eForest"] = ["This is an aerial image of a forest.", "The image shows a dense forest seen from above."],
-        ["fResident"] = ["This is an aerial image of a residential area.", "The image shows a residential neighborhood seen from above."],
-        ["gParking"] = ["This is an aerial image of a parking lot.", "The image shows a large parking lot seen from above."],
+        ["aGrass"] = (["It is a piece of meadow.", "This is a large meadow."], "There is a large area of green grass.", "The grass covers most of the ground."),
+        ["bField"] = (["It is a piece of farmland.", "This is a large farmland."], "There are many fields of different colors.", "The fields are arranged next to each other."),
+        ["cIndustry"] = (["This is an industrial area.", "It is an industrial area with many factories."], "There are many large factory buildings.", "Some roads run between the factories."),
+        ["dRiverLake"] = (["This is a river.", "It is a piece of water."], "There is a large area of water.", "Some green plants are along the bank of the water."),
+        ["eForest"] = (["It is a piece of forest.", "This is a dense forest."], "Many green trees are in the forest.", "The trees are close to each other."),
+        ["fResident"] = (["This is a residential area.", "It is a dense residential area."], "There are many houses and some green trees.", "The houses are arranged along the roads."),
+        ["gParking"] = (["This is a parking lot.", "It is a large parking lot."], "Many cars are parked in the parking lot.", "The cars are parked in rows."),
     };
 
-    public static string Rsscn7Theme(string label) => Rsscn7Themes.TryGetValue(label, out var t) ? t[0] : throw new ArgumentException($"unknown RSSCN7 class '{label}'");
+    /// <summary>RSSCN7 classes as the theme question answers them (RSICD's label for the same scene).</summary>
+    static readonly Dictionary<string, string> Rsscn7SceneAnswers = new()
+    {
+        ["aGrass"] = "meadow", ["bField"] = "farmland", ["cIndustry"] = "industrial", ["dRiverLake"] = "river",
+        ["eForest"] = "forest", ["fResident"] = "residential", ["gParking"] = "parking",
+    };
+
+    public static string Rsscn7Theme(string label) => Rsscn7Sentences.TryGetValue(label, out var t) ? t.Theme[0] : throw new ArgumentException($"unknown RSSCN7 class '{label}'");
 
     public static (List<TrainingSample> Stage1, List<TrainingSample> Stage2) Build(TrainingConfig config, string split = "train")
     {
-        var captions = DatasetReader.Read(Path.Combine(config.Data, "captions.json"));
-        string vqaPath = Path.Combine(config.Data, "vqa.json");
-        var vqa = File.Exists(vqaPath) ? DatasetReader.Read(vqaPath).Images.ToDictionary(i => i.Id) : [];
-        string imageRoot = config.Images ?? config.Data;
-        var images = captions.Split(split).ToList();
-        if (config.TrainImages > 0) images = images.Take(config.TrainImages).ToList();
         var stage1 = new List<TrainingSample>();
         var stage2 = new List<TrainingSample>();
+        if (config.Data is { Length: > 0 } data) AddSynthetic(config, data, split, stage1, stage2);
+
+        if (config.RealData is { } root)
+        {
+            var real = new RealImagery(root);
+            RealImagerySamples.Add(real.Ucm(), split, config.Experts, stage1, stage2, config.TrainImages);
+            RealImagerySamples.Add(real.Rsicd().Dataset, split, config.Experts, stage1, stage2, config.TrainImages);
+        }
+        if (config.Rsscn7 is { } rsscn7)
+        {
+            // Real photographs at four scales: their class's sentences and the theme question.
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(rsscn7, "split.json")));
+            var random = new Random(config.Seed);
+            foreach (var item in doc.RootElement.EnumerateArray().Where(e => e.GetProperty("split").GetString() == "train"))
+            {
+                string label = item.GetProperty("class").GetString()!;
+                string path = Path.Combine(rsscn7, "images", item.GetProperty("file").GetString()!);
+                var (themes, objects, relationships) = Rsscn7Sentences[label];
+                string theme = themes[random.Next(themes.Length)];
+                stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false));
+                if (config.RealData is null)
+                {
+                    stage2.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, ExpertOf(AspectSplitter.Theme, config.Experts), false));
+                    continue;
+                }
+                RealImagerySamples.AddSections(path, [new(theme, AspectSplitter.Theme), new(objects, AspectSplitter.Objects), new(relationships, AspectSplitter.Relationships)], config.Experts, stage2);
+                stage2.Add(new TrainingSample(path, "What is the theme of this picture?", Rsscn7SceneAnswers[label], ExpertOf(AspectSplitter.Theme, config.Experts), true));
+            }
+        }
+        return (stage1, stage2);
+    }
+
+    /// <summary>The synthetic benchmark's captions (split by aspect as generated) and its questions.</summary>
+    static void AddSynthetic(TrainingConfig config, string data, string split, List<TrainingSample> stage1, List<TrainingSample> stage2)
+    {
+        var captions = DatasetReader.Read(Path.Combine(data, "captions.json"));
+        string vqaPath = Path.Combine(data, "vqa.json");
+        var vqa = File.Exists(vqaPath) ? DatasetReader.Read(vqaPath).Images.ToDictionary(i => i.Id) : [];
+        string imageRoot = config.Images ?? data;
+        var images = captions.Split(split).ToList();
+        if (config.TrainImages > 0) images = images.Take(config.TrainImages).ToList();
         foreach (var image in images)
         {
             string path = Path.Combine(imageRoot, image.FileName);
-            string instruction = image.Instruction ?? "Describe this image in detail.";
+            string instruction = image.Instruction ?? CaptionDefaults.Instruction;
             stage1.Add(new TrainingSample(path, instruction, image.Captions[0], 0, false));
             var aspects = image.Aspects ?? AspectSplitter.Split(image.Captions[0]);
             // Each expert's target: the caption's sentences of its aspects, in caption order.
@@ -88,20 +135,5 @@ public static class TrainingSamples
                 foreach (var qa in questions.QaPairs)
                     stage2.Add(new TrainingSample(path, qa.Question, qa.Answer, ExpertOf(AspectOfQuestion(qa.Type), config.Experts, AboutTheFrame(qa.Type)), true));
         }
-        if (config.Rsscn7 is { } rsscn7)
-        {
-            // Real photographs teach the theme only: no object or relationship targets.
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(rsscn7, "split.json")));
-            var random = new Random(config.Seed);
-            foreach (var item in doc.RootElement.EnumerateArray().Where(e => e.GetProperty("split").GetString() == "train"))
-            {
-                string label = item.GetProperty("class").GetString()!;
-                string path = Path.Combine(rsscn7, "images", item.GetProperty("file").GetString()!);
-                string theme = Rsscn7Themes[label][random.Next(2)];
-                stage1.Add(new TrainingSample(path, "Describe this image in detail.", theme, 0, false));
-                stage2.Add(new TrainingSample(path, "Describe this image in detail.", theme, ExpertOf(AspectSplitter.Theme, config.Experts), false));
-            }
-        }
-        return (stage1, stage2);
     }
 }

@@ -3,7 +3,7 @@ using RsMoe.Cli.Tests.Support;
 
 namespace RsMoe.Cli.Tests;
 
-/// <summary>The embedded default model, through the real rsmoe binary, on the sample scenes it ships with.</summary>
+/// <summary>The embedded default model, through the real rsmoe binary, on the real photographs it ships as samples (UCM test tiles).</summary>
 public sealed class DefaultModelTests
 {
     static string Sample(string name)
@@ -17,10 +17,10 @@ public sealed class DefaultModelTests
     }
 
     [Theory]
-    [InlineData("harbor.png", "harbor")]
-    [InlineData("airport.png", "airport")]
-    [InlineData("residential.png", "residential")]
-    public void CaptionsASampleSceneInThreeSectionsWithTheRightTheme(string sample, string theme)
+    [InlineData("ucm-harbor.jpg", "harbor|boats")]
+    [InlineData("ucm-airplanes.jpg", "airplanes?|airport|planes?")]
+    [InlineData("ucm-dense-residential.jpg", "residential")]
+    public void CaptionsARealPhotoInThreeSectionsWithTheRightTheme(string sample, string theme)
     {
         var (code, output, error) = RsmoeProcess.Run("caption", Sample(sample), "--json");
         Assert.True(code == 0, output + error);
@@ -28,21 +28,25 @@ public sealed class DefaultModelTests
         var sections = json.RootElement.GetProperty("sections").EnumerateArray().ToList();
         Assert.Equal(["theme", "objects", "relationships"], sections.Select(s => s.GetProperty("aspect").GetString()));
         Assert.All(sections, s => Assert.False(string.IsNullOrWhiteSpace(s.GetProperty("text").GetString())));
-        Assert.Contains(theme, sections[0].GetProperty("text").GetString());
+        Assert.Matches($@"(?i)\b({theme})\b", sections[0].GetProperty("text").GetString());
         Assert.Equal(3, json.RootElement.GetProperty("gate").GetArrayLength());
     }
 
     [Fact]
     public void RoutesQuestionsToTheExpertOfTheirAspect()
     {
-        var (code, output, _) = RsmoeProcess.Run("ask", Sample("harbor.png"), "Are there any ships in this image?", "--json");
+        var (code, output, _) = RsmoeProcess.Run("ask", Sample("ucm-airplanes.jpg"), "Does this picture contain an airplane?", "--json");
         Assert.Equal(0, code);
         using var presence = JsonDocument.Parse(output);
         Assert.Equal("objects", presence.RootElement.GetProperty("expert").GetString());
-        Assert.StartsWith("Yes", presence.RootElement.GetProperty("answer").GetString());
-        (code, output, _) = RsmoeProcess.Run("ask", Sample("harbor.png"), "What kind of scene is shown in this image?", "--json");
+        Assert.StartsWith("yes", presence.RootElement.GetProperty("answer").GetString(), StringComparison.OrdinalIgnoreCase);
+        (code, output, _) = RsmoeProcess.Run("ask", Sample("ucm-harbor.jpg"), "What is the location of the boats in this picture?", "--json");
+        using var location = JsonDocument.Parse(output);
+        Assert.Equal("relationships", location.RootElement.GetProperty("expert").GetString());
+        (code, output, _) = RsmoeProcess.Run("ask", Sample("ucm-harbor.jpg"), "What is the theme of this picture?", "--json");
         using var scene = JsonDocument.Parse(output);
         Assert.Equal("theme", scene.RootElement.GetProperty("expert").GetString());
+        Assert.Equal("harbor", scene.RootElement.GetProperty("answer").GetString());
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public static class EvalCommands
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes() };
+    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes(), Real() };
 
     static Command Themes()
     {
@@ -27,6 +27,35 @@ public static class EvalCommands
                 parse.GetValue(rsscn7)!.FullName, parse.GetValue(split)!, parse.GetValue(perClass), Console.Error.WriteLine);
             Console.WriteLine(JsonSerializer.Serialize(new { accuracy, images, per_class = perClassAccuracy }));
             return 0;
+        });
+        return command;
+    }
+
+    static Command Real()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
+        var shared = new Option<DirectoryInfo>("--shared-data") { DefaultValueFactory = _ => new DirectoryInfo("../shared/data"), Description = "Shared data folder (UCM-captions, RSICD, RSIVQA, RSSCN7)" };
+        var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Where scores.json, scores.md and predictions.json go" };
+        var cache = new Option<DirectoryInfo?>("--feature-cache") { Description = "Image-feature cache folder (default: runs/feature-cache)" };
+        var max = new Option<int>("--max-images") { DefaultValueFactory = _ => 0, Description = "Only the first N images of each split (0 = all)" };
+        var command = new Command("real", "Captions on UCM-captions and RSICD test, RSIVQA accuracy, RSSCN7 theme accuracy and empty outputs, beside published scores")
+        {
+            model, shared, output, cache, max,
+        };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                var report = RsMoe.Training.RealImageryEvaluation.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
+                    parse.GetValue(shared)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"),
+                    parse.GetValue(max), Console.Error.WriteLine);
+                Console.WriteLine(RsMoe.Training.RealImageryEvaluation.Markdown(report));
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                return CliErrors.Report(e, false);
+            }
         });
         return command;
     }

@@ -10,7 +10,8 @@ public static class TrainCommand
     public static Command Create()
     {
         var config = new Option<FileInfo?>("--config") { Description = "Training config (JSON)" };
-        var preset = new Option<string?>("--preset") { Description = "default, default-rsscn7 or ci" };
+        var preset = new Option<string?>("--preset") { Description = "real (the shipped default), default (synthetic only), default-rsscn7 or ci" };
+        var realData = new Option<DirectoryInfo?>("--real-data") { Description = "Shared data folder (UCM-captions, RSICD, RSIVQA, caption corpora; overrides the config)" };
         var data = new Option<DirectoryInfo?>("--data") { Description = "Synthetic benchmark folder (overrides the config)" };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Run folder (overrides the config)" };
         var rsscn7 = new Option<DirectoryInfo?>("--rsscn7") { Description = "RSSCN7 folder: mix its photographs in as theme-only examples" };
@@ -19,16 +20,17 @@ public static class TrainCommand
         var experts = new Option<int?>("--experts") { Description = "Number of experts (ablations)" };
         var command = new Command("train", "Train RS-MoE: Stage I (Q-Former + one LLM), Stage II (LoRA experts + router)")
         {
-            config, preset, data, output, rsscn7, resume, stage, experts,
+            config, preset, data, output, rsscn7, realData, resume, stage, experts,
         };
         command.SetAction(parse =>
         {
             try
             {
                 var settings = parse.GetValue(config) is { } file ? TrainingConfig.Load(file.FullName)
-                    : TrainingConfig.Preset(parse.GetValue(preset) ?? "default");
+                    : TrainingConfig.Preset(parse.GetValue(preset) ?? "real");
                 if (parse.GetValue(data) is { } d) settings = settings with { Data = d.FullName };
                 if (parse.GetValue(output) is { } o) settings = settings with { Output = o.FullName };
+                if (parse.GetValue(realData) is { } shared) settings = settings with { RealData = shared.FullName, Rsscn7 = settings.Rsscn7 is null ? null : Path.Combine(shared.FullName, "rsscn7") };
                 if (parse.GetValue(rsscn7) is { } r) settings = settings with { Rsscn7 = r.FullName };
                 if (parse.GetValue(stage) is { } s) settings = settings with { Stage = s };
                 if (parse.GetValue(experts) is { } n) settings = settings with { Experts = n };

@@ -54,6 +54,22 @@ public static partial class AspectSplitter
         return Objects;
     }
 
+    // One-sentence references that name the scene ("It is a piece of farmland", "This is a chaparral", "Here is a
+    // parking lot"): the short corpora's way of stating the theme.
+    [GeneratedRegex(@"^(it|this|here|that) (is|was|shows|looks)\b|^(there is|it is|this is) (a|an) (piece|part|patch|area|region|place|kind) of\b|^an? (piece|area|patch) of\b", RegexOptions.IgnoreCase)]
+    private static partial Regex SceneStatement();
+
+    /// <summary>
+    /// The aspect of one reference sentence of a corpus whose references are single independent sentences (UCM-captions,
+    /// RSICD, Sydney): no sentence is first, so each is judged by what it says — where things are (relationships), a
+    /// statement of the scene (theme), or the rest (objects).
+    /// </summary>
+    public static string LabelReference(string sentence)
+    {
+        if (SceneStatement().IsMatch(sentence.Trim())) return Theme;
+        return Label(sentence, 1);
+    }
+
     public static IReadOnlyList<AspectSentence> Split(string caption) =>
         Sentences(caption).Select((s, i) => new AspectSentence(s, Label(s, i))).ToList();
 

@@ -26,11 +26,14 @@ public sealed partial class WordLevelTokenizer : ITextTokenizer
         for (int i = 0; i < _tokens.Length; i++) _ids.TryAdd(_tokens[i], i);
     }
 
-    public static WordLevelTokenizer Build(IEnumerable<string> texts, int minCount = 1)
+    /// <param name="keep">Texts whose every word is in the vocabulary whatever its count (prompts the model is built with).</param>
+    public static WordLevelTokenizer Build(IEnumerable<string> texts, int minCount = 1, IEnumerable<string>? keep = null)
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var text in texts)
             foreach (Match m in Word().Matches(text)) counts[m.Value] = counts.GetValueOrDefault(m.Value) + 1;
+        foreach (var text in keep ?? [])
+            foreach (Match m in Word().Matches(text)) counts[m.Value] = Math.Max(minCount, counts.GetValueOrDefault(m.Value));
         var vocabulary = counts.Where(c => c.Value >= minCount).OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key);
         return new WordLevelTokenizer(new[] { Pad, Bos, Eos, Unknown }.Concat(vocabulary));
     }

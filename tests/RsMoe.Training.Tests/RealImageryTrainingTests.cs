@@ -1,0 +1,52 @@
+using RsMoe.Data.Datasets;
+using RsMoe.Model.Moe;
+using RsMoe.Model.Tests.Support;
+using RsMoe.Model.Tokenizers;
+using Xunit.Abstractions;
+
+namespace RsMoe.Training.Tests;
+
+/// <summary>The real-imagery recipe on a few real images: Stage 0 on the caption corpora, then both stages; the examples it builds.</summary>
+public sealed class RealImageryTrainingTests(ITestOutputHelper output)
+{
+    static TrainingConfig Config(string name) => TrainingConfig.Preset("real") with
+    {
+        RealData = SharedData.Path(), Rsscn7 = SharedData.Path("rsscn7"), TrainImages = 6, MaxSteps = 3, Stage2MaxSteps = 3,
+        Stage0BatchSize = 8, BatchSize = 8, LlmHiddenSize = 64, LlmLayers = 2, LlmIntermediateSize = 128, QFormerHiddenSize = 64,
+        Output = Path.Combine(Path.GetTempPath(), "rsmoe-real-train-tests", Guid.NewGuid().ToString("N"), name, "run"),
+    };
+
+    [Fact]
+    public void EveryExpertGetsARealSentenceForEveryImageAndNoTestImageIsUsed()
+    {
+        var config = TrainingConfig.Preset("real") with { RealData = SharedData.Path(), Rsscn7 = SharedData.Path("rsscn7") };
+        var (stage1, stage2) = TrainingSamples.Build(config);
+        var real = new RealImagery(SharedData.Path());
+        var heldOut = real.Ucm().Split("test").Concat(real.Ucm().Split("val")).Concat(real.Rsicd().Dataset.Split("test")).Concat(real.Rsicd().Dataset.Split("val"))
+            .Select(i => i.FileName).ToHashSet();
+        Assert.DoesNotContain(stage1.Concat(stage2), s => heldOut.Contains(s.ImagePath));
+        var sentencesByImage = stage2.Where(s => !s.IsQuestion).GroupBy(s => s.ImagePath).ToList();
+        Assert.Equal(1680 + 7946 + 1680, sentencesByImage.Count);
+        Assert.All(sentencesByImage, g => Assert.Equal([0, 1, 2], g.Select(s => s.Expert).Distinct().Order()));
+        Assert.All(stage2, s => Assert.False(string.IsNullOrWhiteSpace(s.Target)));
+        // Questions teach the gate: presence and counting to objects, location to relationships, the theme to theme.
+        Assert.All(stage2.Where(s => s.IsQuestion && s.Prompt.StartsWith("How many", StringComparison.Ordinal)), s => Assert.Equal(1, s.Expert));
+        Assert.All(stage2.Where(s => s.IsQuestion && s.Prompt.StartsWith("What is the location", StringComparison.Ordinal)), s => Assert.Equal(2, s.Expert));
+        Assert.Contains(stage2, s => s.IsQuestion && s.Expert == 0 && s.Target == "dense residential");
+    }
+
+    [Fact]
+    public void Stage0PretrainsTheLanguageModelBeforeBothStages()
+    {
+        var report = new Trainer(Config("stage0"), output.WriteLine).Run();
+        Assert.Equal(["stage0", "stage1", "stage2"], report.LossByStage.Keys.Order());
+        Assert.All(report.LossByStage.Values, l => Assert.True(double.IsFinite(l.Last)));
+        Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(report.ModelDirectory)!, "stage0-metrics.json")));
+        using var model = RsMoeModel.Load(report.ModelDirectory);
+        // The vocabulary comes from every caption corpus (RSICap's words too), not only the few training images.
+        var words = (WordLevelTokenizer)model.LlmTokenizer;
+        Assert.True(words.VocabSize > 3000, $"{words.VocabSize} words");
+        Assert.NotEqual(words.UnknownTokenId, words.Encode("storage", addSpecialTokens: false)[0]);
+        Assert.Equal(["theme", "objects", "relationships"], model.Experts.Keys);
+    }
+}
