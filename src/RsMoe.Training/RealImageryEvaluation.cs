@@ -27,7 +27,7 @@ public static class RealImageryEvaluation
         IReadOnlyList<CaptionBenchmark> Captions,
         IReadOnlyDictionary<string, double> VqaPerType, double VqaAccuracy, int VqaQuestions,
         double ThemeAccuracy, IReadOnlyDictionary<string, double> ThemeAccuracyPerClass, int ThemePhotos,
-        IReadOnlyDictionary<string, double> EmptySectionShare, double EmptyAnswerShare, int RsicdMissingTestImages,
+        IReadOnlyDictionary<string, double> EmptySectionShare, IReadOnlyDictionary<string, double> RepeatSectionShare, double EmptyAnswerShare, int RsicdMissingTestImages,
         string MeteorModules, double Seconds);
 
     public static Report Run(string modelDirectory, string sharedData, string outputDirectory, string featureCache, int maxImages = 0, Action<string>? log = null)
@@ -40,6 +40,15 @@ public static class RealImageryEvaluation
         var cache = new FeatureCache(featureCache, encoder);
         var roles = model.Config.Router.ExpertRoles;
         var empty = roles.ToDictionary(r => r, _ => 0);
+        var repeats = roles.ToDictionary(r => r, _ => 0);
+        void Count(IReadOnlyList<CaptionSection> written)
+        {
+            for (int i = 0; i < written.Count; i++)
+            {
+                if (written[i].Text.Trim().Length == 0) empty[written[i].Aspect]++;
+                else if (i > 0 && SectionMerger.OnlyRepeats(written[i].Text, written.Take(i).Select(s => s.Text))) repeats[written[i].Aspect]++;
+            }
+        }
         int captions = 0, answers = 0, emptyAnswers = 0;
         var records = new List<object>();
         var benchmarks = new List<CaptionBenchmark>();
@@ -62,7 +71,8 @@ public static class RealImageryEvaluation
                 merged[image.Id] = caption.Caption;
                 theme[image.Id] = caption.Sections.FirstOrDefault(s => s.Aspect == roles[0])?.Text ?? "";
                 references[image.Id] = image.Captions;
-                foreach (var s in caption.Sections) { captions += s.Aspect == roles[0] ? 1 : 0; if (s.Text.Trim().Length == 0) empty[s.Aspect]++; }
+                captions++;
+                Count(caption.Sections);
                 var answered = new List<object>();
                 foreach (var qa in image.QaPairs)
                 {
@@ -95,7 +105,8 @@ public static class RealImageryEvaluation
                 string label = photo.GetProperty("class").GetString()!;
                 using var tokens = cache.Get(Path.Combine(real.Rsscn7, "images", photo.GetProperty("file").GetString()!)).unsqueeze(0);
                 var caption = model.Caption(tokens, CaptionDefaults.Instruction);
-                foreach (var s in caption.Sections) { captions += s.Aspect == roles[0] ? 1 : 0; if (s.Text.Trim().Length == 0) empty[s.Aspect]++; }
+                captions++;
+                Count(caption.Sections);
                 bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, label);
                 var (r, t) = themeRight.GetValueOrDefault(label);
                 themeRight[label] = (r + (right ? 1 : 0), t + 1);
@@ -106,7 +117,8 @@ public static class RealImageryEvaluation
         var report = new Report(benchmarks, vqa.PerType, vqa.Overall, vqa.Questions,
             themePhotos == 0 ? 0 : themeRight.Values.Sum(v => v.Right) / (double)themePhotos,
             themeRight.OrderBy(k => k.Key).ToDictionary(k => k.Key, k => k.Value.Right / (double)k.Value.Total), themePhotos,
-            empty.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions), answers == 0 ? 0 : emptyAnswers / (double)answers,
+            empty.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions),
+            repeats.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions), answers == 0 ? 0 : emptyAnswers / (double)answers,
             rsicd.Missing.GetValueOrDefault("test"), meteorModules, clock.Elapsed.TotalSeconds);
 
         var json = new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -141,7 +153,9 @@ public static class RealImageryEvaluation
         sb.AppendLine($"**Theme accuracy on RSSCN7's validation photos** ({report.ThemePhotos}; the theme section must name the class): {F(report.ThemeAccuracy)} %").AppendLine();
         sb.AppendLine($"| {string.Join(" | ", report.ThemeAccuracyPerClass.Keys)} |").AppendLine($"|{string.Concat(Enumerable.Repeat("---|", report.ThemeAccuracyPerClass.Count))}");
         sb.AppendLine($"| {string.Join(" | ", report.ThemeAccuracyPerClass.Values.Select(F))} |").AppendLine();
-        sb.AppendLine($"**Empty output** over every caption and question above: sections {string.Join(", ", report.EmptySectionShare.Select(e => $"{e.Key} {F(e.Value)} %"))}; answers {F(report.EmptyAnswerShare)} %.");
+        sb.AppendLine($"**Empty output** over every caption ({string.Join(", ", report.Captions.Select(c => $"{c.Images} {c.Name}"))}, {report.ThemePhotos} RSSCN7) and question above: " +
+            $"sections {string.Join(", ", report.EmptySectionShare.Select(e => $"{e.Key} {F(e.Value)} %"))}; answers {F(report.EmptyAnswerShare)} %. " +
+            $"Sections that only repeat an earlier section (kept in the section, once in the caption): {string.Join(", ", report.RepeatSectionShare.Select(e => $"{e.Key} {F(e.Value)} %"))}.");
         return sb.ToString();
     }
 }

@@ -43,7 +43,7 @@ public sealed class Trainer
         _log($"examples: stage I {stage1.Count}, stage II {stage2.Count} ({stage2.Count(s => s.IsQuestion)} questions; per expert {string.Join("/", Enumerable.Range(0, _config.Experts).Select(e => stage2.Count(s => s.Expert == e && !s.IsQuestion)))} sentences)");
 
         using var encoder = CreateImageEncoder();
-        var cache = new FeatureCache(Path.Combine(_config.Output, "..", "feature-cache"), encoder, Preprocessing());
+        var cache = new FeatureCache(_config.FeatureCache ?? Path.Combine(_config.Output, "..", "feature-cache"), encoder, Preprocessing());
         var features = new Dictionary<string, Tensor>();
         foreach (var path in stage1.Select(s => s.ImagePath).Concat(stage2.Select(s => s.ImagePath)).Distinct())
             features[path] = cache.Get(path).DetachFromDisposeScope();

@@ -32,6 +32,8 @@ public sealed record TrainingConfig
     /// <summary>Stage I with LoRA on the Q-Former and the LLM (the paper's recipe for pretrained weights) rather than full tuning.</summary>
     public bool Stage1Lora { get; init; }
     public string Output { get; init; } = "runs/default";
+    /// <summary>Where image features are cached (content-keyed, so runs can share it); null = <c>feature-cache</c> beside the run folder.</summary>
+    public string? FeatureCache { get; init; }
     public int TrainImages { get; init; } = 0;            // 0 = every train image
     public int Epochs { get; init; } = 5;
     public double Stage2Epochs { get; init; } = 5;

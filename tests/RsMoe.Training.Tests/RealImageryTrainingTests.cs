@@ -11,7 +11,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
 {
     static TrainingConfig Config(string name) => TrainingConfig.Preset("real") with
     {
-        RealData = SharedData.Path(), Rsscn7 = SharedData.Path("rsscn7"), TrainImages = 6, MaxSteps = 3, Stage2MaxSteps = 3,
+        RealData = SharedData.Path(), Rsscn7 = null, TrainImages = 6, MaxSteps = 3, Stage2MaxSteps = 3,
         Stage0BatchSize = 8, BatchSize = 8, LlmHiddenSize = 64, LlmLayers = 2, LlmIntermediateSize = 128, QFormerHiddenSize = 64,
         Output = Path.Combine(Path.GetTempPath(), "rsmoe-real-train-tests", Guid.NewGuid().ToString("N"), name, "run"),
     };
