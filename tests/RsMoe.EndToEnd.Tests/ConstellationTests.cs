@@ -105,7 +105,7 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         Assert.Equal("hit", fromForm.GetProperty("cache").GetString());
         Assert.Equal(caption.GetProperty("caption").GetString(), fromForm.GetProperty("caption").GetString());
 
-        var ask = await fixture.Http.PostAsJsonAsync("/v1/ask", new { image = Convert.ToBase64String(png), question = "What is the main scene?" });
+        var ask = await fixture.Http.PostAsJsonAsync("/v1/ask", new { image = Convert.ToBase64String(png), question = "What is the theme of this picture?" });
         var answer = JsonDocument.Parse(await ask.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("hit", answer.GetProperty("cache").GetString());
         Assert.False(string.IsNullOrWhiteSpace(answer.GetProperty("answer").GetString()));
