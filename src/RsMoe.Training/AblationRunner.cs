@@ -42,10 +42,13 @@ public static class AblationRunner
     }
 
     /// <summary>The ablations on real imagery, each run scored by <see cref="RealImageryEvaluation"/> on its first <paramref name="testImages"/> images per split.</summary>
-    public static IReadOnlyList<Row> RunReal(string sharedData, string output, string featureCache, int testImages, Action<string> log)
+    /// <param name="adjust">Changes every run's config alike (tests shrink the model and the budget with it).</param>
+    public static IReadOnlyList<Row> RunReal(string sharedData, string output, string featureCache, int testImages, Action<string> log,
+        Func<TrainingConfig, TrainingConfig>? adjust = null)
     {
         var rows = new List<Row>();
-        foreach (var (name, config) in Runs(run => RealBase(sharedData, run, featureCache), output))
+        adjust ??= c => c;
+        foreach (var (name, config) in Runs(run => adjust(RealBase(sharedData, run, featureCache)), output))
         {
             log($"== {name}");
             var report = new Trainer(config, log).Run();

@@ -30,7 +30,8 @@ public static class RealImageryEvaluation
         IReadOnlyDictionary<string, double> EmptySectionShare, IReadOnlyDictionary<string, double> RepeatSectionShare, double EmptyAnswerShare, int RsicdMissingTestImages,
         string MeteorModules, double Seconds);
 
-    public static Report Run(string modelDirectory, string sharedData, string outputDirectory, string featureCache, int maxImages = 0, Action<string>? log = null)
+    public static Report Run(string modelDirectory, string sharedData, string outputDirectory, string featureCache, int maxImages = 0, Action<string>? log = null,
+        RsMoe.Model.Generation.GenerationOptions? captionOptions = null)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(outputDirectory);
@@ -67,7 +68,7 @@ public static class RealImageryEvaluation
             foreach (var image in images)
             {
                 using var tokens = cache.Get(image.FileName).unsqueeze(0);
-                var caption = model.Caption(tokens, CaptionDefaults.Instruction);
+                var caption = model.Caption(tokens, CaptionDefaults.Instruction, captionOptions);
                 merged[image.Id] = caption.Caption;
                 theme[image.Id] = caption.Sections.FirstOrDefault(s => s.Aspect == roles[0])?.Text ?? "";
                 references[image.Id] = image.Captions;
@@ -104,7 +105,7 @@ public static class RealImageryEvaluation
             {
                 string label = photo.GetProperty("class").GetString()!;
                 using var tokens = cache.Get(Path.Combine(real.Rsscn7, "images", photo.GetProperty("file").GetString()!)).unsqueeze(0);
-                var caption = model.Caption(tokens, CaptionDefaults.Instruction);
+                var caption = model.Caption(tokens, CaptionDefaults.Instruction, captionOptions);
                 captions++;
                 Count(caption.Sections);
                 bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, label);

@@ -9,12 +9,16 @@ namespace RsMoe.Training.Tests;
 /// <summary>The real-imagery recipe on a few real images: Stage 0 on the caption corpora, then both stages; the examples it builds.</summary>
 public sealed class RealImageryTrainingTests(ITestOutputHelper output)
 {
-    static TrainingConfig Config(string name) => TrainingConfig.Preset("real") with
+    static readonly string Scratch = Path.Combine(Path.GetTempPath(), "rsmoe-real-train-tests", Guid.NewGuid().ToString("N"));
+
+    /// <summary>The real recipe on six images, a tiny model and three steps a stage.</summary>
+    static TrainingConfig Small(TrainingConfig config) => config with
     {
         RealData = SharedData.Path(), Rsscn7 = null, TrainImages = 6, MaxSteps = 3, Stage2MaxSteps = 3,
         Stage0BatchSize = 8, BatchSize = 8, LlmHiddenSize = 64, LlmLayers = 2, LlmIntermediateSize = 128, QFormerHiddenSize = 64,
-        Output = Path.Combine(Path.GetTempPath(), "rsmoe-real-train-tests", Guid.NewGuid().ToString("N"), name, "run"),
     };
+
+    static TrainingConfig Config(string name) => Small(TrainingConfig.Preset("real")) with { Output = Path.Combine(Scratch, name, "run") };
 
     [Fact]
     public void EveryExpertGetsARealSentenceForEveryImageAndNoTestImageIsUsed()
@@ -48,5 +52,26 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         Assert.True(words.VocabSize > 3000, $"{words.VocabSize} words");
         Assert.NotEqual(words.UnknownTokenId, words.Encode("storage", addSpecialTokens: false)[0]);
         Assert.Equal(["theme", "objects", "relationships"], model.Experts.Keys);
+    }
+
+    [Fact]
+    public void TheRealImageryAblationTrainsAndScoresEveryRun()
+    {
+        string folder = Path.Combine(Scratch, "ablations");
+        Directory.CreateDirectory(folder);
+        var rows = AblationRunner.RunReal(SharedData.Path(), folder, Path.Combine(folder, "feature-cache"), testImages: 2, output.WriteLine, Small);
+
+        Assert.Equal([1, 2, 3, 4, 3], rows.Select(r => r.Experts));
+        Assert.Equal(["two-stage", "two-stage", "two-stage", "two-stage", "one-stage"], rows.Select(r => r.Stage));
+        Assert.All(rows, r =>
+        {
+            Assert.True(double.IsFinite(r.Captions["CIDEr"]) && double.IsFinite(r.ThemeSection!["Bleu_4"]));
+            Assert.InRange(r.ThemeAccuracy!.Value, 0, 1);
+            Assert.InRange(r.VqaAccuracy, 0, 1);
+        });
+        using (var fourExperts = RsMoeModel.Load(Path.Combine(folder, "experts-4", "run", "model")))
+            Assert.Equal(4, fourExperts.Experts.Count);
+        var table = File.ReadAllLines(Path.Combine(folder, "ablations.md")).Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(1 + rows.Count, table.Count);   // the header and one line a run
     }
 }

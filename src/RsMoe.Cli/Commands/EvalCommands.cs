@@ -38,9 +38,10 @@ public static class EvalCommands
         var output = new Option<DirectoryInfo>("--out") { Required = true, Description = "Where scores.json, scores.md and predictions.json go" };
         var cache = new Option<DirectoryInfo?>("--feature-cache") { Description = "Image-feature cache folder (default: runs/feature-cache)" };
         var max = new Option<int>("--max-images") { DefaultValueFactory = _ => 0, Description = "Only the first N images of each split (0 = all)" };
+        var penalty = new Option<double?>("--repetition-penalty") { Description = "Captions' repetition penalty (default: the product's)" };
         var command = new Command("real", "Captions on UCM-captions and RSICD test, RSIVQA accuracy, RSSCN7 theme accuracy and empty outputs, beside published scores")
         {
-            model, shared, output, cache, max,
+            model, shared, output, cache, max, penalty,
         };
         command.SetAction(parse =>
         {
@@ -48,7 +49,8 @@ public static class EvalCommands
             {
                 var report = RsMoe.Training.RealImageryEvaluation.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
                     parse.GetValue(shared)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"),
-                    parse.GetValue(max), Console.Error.WriteLine);
+                    parse.GetValue(max), Console.Error.WriteLine,
+                    parse.GetValue(penalty) is { } p ? new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 80, RepetitionPenalty = p } : null);
                 Console.WriteLine(RsMoe.Training.RealImageryEvaluation.Markdown(report));
                 return 0;
             }
