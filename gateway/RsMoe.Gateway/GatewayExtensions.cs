@@ -28,6 +28,7 @@ public static class GatewayExtensions
         var @internal = builder.Configuration.GetSection(InternalOptions.Section).Get<InternalOptions>() ?? new InternalOptions();
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddDnsDestinationResolver(dns => dns.RefreshPeriod = options.DnsRefreshPeriod)
+            .AddConfigFilter<ClusterDefaults>()
             .AddTransforms(transforms =>
             {
                 // Pass-through calls reach the internal services as the gateway: its credential replaces whatever came in.
@@ -43,6 +44,7 @@ public static class GatewayExtensions
         if (string.IsNullOrWhiteSpace(cache.Redis)) builder.Services.AddSingleton<IFeatureCache, InProcessFeatureCache>();
         else builder.Services.AddSingleton<IFeatureCache, RedisFeatureCache>();
         builder.Services.AddSingleton<VisualFeatures>();
+        builder.Services.AddSingleton<PromptLimits>();
         builder.Services.AddSingleton<CaptionPipeline>();
         builder.Services.AddSingleton<ExpertDirectory>();
         return builder;

@@ -122,6 +122,14 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
 
     public override Task<ExpertInfo> Info(ExpertInfoRequest request, ServerCallContext context) => Task.FromResult(Describe(slot.Current));
 
+    public override Task<CountTokensResponse> CountTokens(CountTokensRequest request, ServerCallContext context)
+    {
+        if (request.Text.Length > options.MaxPromptChars)
+            throw new ArgumentException($"the prompt has {request.Text.Length} characters; at most {options.MaxPromptChars} are accepted");
+        var model = slot.Current;
+        return Task.FromResult(new CountTokensResponse { Tokens = model.CountPromptTokens(request.Text), MaxPromptTokens = model.MaxPromptTokens(model.PrefixPositions) });
+    }
+
     public override async Task<ExpertInfo> Reload(ReloadRequest request, ServerCallContext context) =>
         Describe(await slot.ReloadAsync(request.AdapterPath, context.CancellationToken));
 

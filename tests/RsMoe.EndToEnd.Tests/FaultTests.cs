@@ -68,27 +68,114 @@ public sealed class FaultTests(FaultFixture fixture)
     }
 
     [Fact]
-    public async Task With_one_replica_of_an_expert_down_calls_are_retried_on_the_other_and_its_circuit_opens()
+    public async Task With_one_replica_of_an_expert_down_calls_are_retried_on_the_other_its_circuit_opens_and_traffic_goes_elsewhere_until_it_recovers()
     {
         double retried = await fixture.MetricAsync("gateway", "rsmoe_gateway_retries_total");
         double opened = await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total");
         fixture.Constellation.Service("expert-objects-2").Kill();
+        bool restarted = false;
         try
         {
-            // Every caption keeps its objects section: a call that lands on the dead replica is retried on the live one.
-            for (int i = 0; i < 16; i++)
-            {
-                var caption = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample(i % 2 == 0 ? "harbor" : "forest")) }, deadline: Deadline);
-                Assert.True(caption.Sections.All(s => s.Error == ""), string.Join("; ", caption.Sections.Select(s => s.Error)));
-            }
+            // Every caption keeps its objects section: a call that lands on the dead replica is retried on the live one,
+            // until three failures in a row open the dead replica's circuit.
+            for (int i = 0; i < 40 && await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total") == opened; i++)
+                AssertWhole(await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample(i % 2 == 0 ? "harbor" : "forest")) }, deadline: Deadline));
             Assert.True(await fixture.MetricAsync("gateway", "rsmoe_gateway_retries_total") > retried, "no call was retried");
             Assert.True(await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total") > opened, "the dead replica's circuit did not open");
+
+            // While the circuit is open (10 s) nothing is sent to the dead replica: no call needs a retry.
+            var open = System.Diagnostics.Stopwatch.StartNew();
+            double retriedWhenOpened = await fixture.MetricAsync("gateway", "rsmoe_gateway_retries_total");
+            for (int i = 0; i < 3; i++)
+                AssertWhole(await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("harbor")) }, deadline: Deadline));
+            Assert.True(open.Elapsed < TimeSpan.FromSeconds(9), $"the captions took {open.Elapsed}, longer than the circuit stays open");
+            Assert.Equal(retriedWhenOpened, await fixture.MetricAsync("gateway", "rsmoe_gateway_retries_total"));
+
+            // Back up, the replica gets traffic again once its circuit half-opens.
+            await fixture.RestartAsync("expert-objects-2");
+            restarted = true;
+            double served = await fixture.MetricAsync("expert-objects-2", "rsmoe_expert_generated_tokens_total");
+            for (int i = 0; i < 60 && await fixture.MetricAsync("expert-objects-2", "rsmoe_expert_generated_tokens_total") == served; i++)
+            {
+                AssertWhole(await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("forest")) }, deadline: Deadline));
+                await Task.Delay(250);
+            }
+            Assert.True(await fixture.MetricAsync("expert-objects-2", "rsmoe_expert_generated_tokens_total") > served, "the recovered replica got no traffic");
         }
         finally
         {
-            await fixture.RestartAsync("expert-objects-2");
+            if (!restarted) await fixture.RestartAsync("expert-objects-2");
         }
     }
+
+    [Fact]
+    public async Task Fifty_bad_requests_of_each_kind_open_no_circuit_and_another_caller_is_served_at_once()
+    {
+        var image = Image(ConstellationFixture.Sample("harbor"));
+        AssertWhole(await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline));   // cached: bad calls reach the experts at once
+        double opened = await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total");
+        string punctuation = new('!', 1980);   // under the 2,000-character limit, far over the experts' context in tokens
+        for (int i = 0; i < 50; i++)
+        {
+            var tooLong = await Assert.ThrowsAsync<RpcException>(async () => await Captioner.CaptionAsync(new CaptionRequest { Image = image, Instruction = punctuation }, deadline: Deadline));
+            Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
+            Assert.Matches("the instruction has [0-9]+ tokens; the experts accept at most [0-9]+", tooLong.Status.Detail);
+            var question = await Assert.ThrowsAsync<RpcException>(async () => await Captioner.AskAsync(new AskRequest { Image = image, Question = punctuation + "?" }, deadline: Deadline));
+            Assert.Equal(StatusCode.InvalidArgument, question.StatusCode);
+
+            // The caller's own deadline ends the call while the relationships expert writes (30 ms a token here).
+            try { await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: DateTime.UtcNow.AddMilliseconds(400)); }
+            catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded) { }
+
+            // The caller gives up mid-caption.
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(250));
+            try { await Captioner.CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline, cancellationToken: cancel.Token); }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled) { }
+        }
+        using var rest = new StringContent($$"""{"image":"{{Convert.ToBase64String(image.ToByteArray())}}","instruction":"{{punctuation}}"}""", System.Text.Encoding.UTF8, "application/json");
+        var problem = await fixture.Http.PostAsync("/v1/caption", rest);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, problem.StatusCode);
+        Assert.Contains("tokens", await problem.Content.ReadAsStringAsync());
+
+        // Another client is served whole at once, and no circuit opened.
+        using var other = Grpc.Net.Client.GrpcChannel.ForAddress(fixture.Constellation.GatewayGrpcUrl);
+        for (int i = 0; i < 3; i++)
+            AssertWhole(await new Captioner.CaptionerClient(other).CaptionAsync(new CaptionRequest { Image = image }, deadline: Deadline));
+        Assert.Equal(opened, await fixture.MetricAsync("gateway", "rsmoe_gateway_circuits_opened_total"));
+    }
+
+    [Fact]
+    public async Task A_question_whose_expert_is_down_is_answered_by_the_next_expert_by_gate_and_says_so()
+    {
+        var image = Image(ConstellationFixture.Sample("farmland"));
+        const string Question = "What is the theme of this picture?";
+        var chosen = await Captioner.AskAsync(new AskRequest { Image = image, Question = Question }, deadline: Deadline);
+        Assert.StartsWith("theme@", chosen.Expert);
+        Assert.False(chosen.Fallback);
+        Assert.Equal("", chosen.FallbackReason);
+        fixture.Constellation.Service("expert-theme").Kill();
+        try
+        {
+            var fallback = await Captioner.AskAsync(new AskRequest { Image = image, Question = Question }, deadline: Deadline);
+            Assert.True(fallback.Fallback);
+            Assert.DoesNotContain("theme@", fallback.Expert);
+            Assert.Contains("theme expert is unavailable", fallback.FallbackReason);
+            Assert.False(string.IsNullOrWhiteSpace(fallback.Answer));
+
+            using var body = new StringContent($$"""{"image":"{{Convert.ToBase64String(image.ToByteArray())}}","question":"{{Question}}"}""", System.Text.Encoding.UTF8, "application/json");
+            var json = System.Text.Json.JsonDocument.Parse(await (await fixture.Http.PostAsync("/v1/ask", body)).Content.ReadAsStringAsync()).RootElement;
+            Assert.True(json.GetProperty("fallback").GetBoolean());
+            Assert.Contains("theme", json.GetProperty("fallback_reason").GetString());
+        }
+        finally
+        {
+            await fixture.RestartAsync("expert-theme");
+        }
+        Assert.False((await Captioner.AskAsync(new AskRequest { Image = image, Question = Question }, deadline: Deadline)).Fallback);
+    }
+
+    static void AssertWhole(CaptionResponse caption) =>
+        Assert.True(caption.Sections.All(s => s.Error == ""), string.Join("; ", caption.Sections.Select(s => s.Error)));
 
     [Fact]
     public async Task A_stopping_expert_finishes_the_requests_it_has_before_it_exits()

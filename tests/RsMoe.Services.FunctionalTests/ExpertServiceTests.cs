@@ -181,10 +181,33 @@ public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDi
     }
 
     [Fact]
+    public async Task CountTokens_counts_as_generation_does_and_the_limit_it_reports_is_the_one_generation_keeps()
+    {
+        var (prefix, _) = Case("harbor");
+        var counted = await Client.CountTokensAsync(new CountTokensRequest { Text = Instruction });
+        Assert.Equal(_reference.Model.LlmTokenizer.Encode(Instruction, addSpecialTokens: true).Count, counted.Tokens);
+        Assert.Equal(_reference.Model.Config.Llm.MaxPositionEmbeddings - (int)prefix.Shape[0] - 1, counted.MaxPromptTokens);
+
+        // A prompt at the limit is written (one token); one token over it is refused, naming the limit.
+        int bos = _reference.Model.LlmTokenizer.Encode("", addSpecialTokens: true).Count;
+        string atLimit = string.Join(" ", Enumerable.Repeat("a", counted.MaxPromptTokens - bos));   // one token a word
+        Assert.Equal(counted.MaxPromptTokens, (await Client.CountTokensAsync(new CountTokensRequest { Text = atLimit })).Tokens);
+        var written = await Client.GenerateAsync(new GenerateRequest { Prefix = prefix, Prompt = atLimit, Settings = new GenerationSettings { MaxNewTokens = 8 } });
+        Assert.Equal(1, written.GeneratedTokens);
+        var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Client.GenerateAsync(new GenerateRequest { Prefix = prefix, Prompt = atLimit + " a" }));
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains($"accepts at most {counted.MaxPromptTokens}", refused.Status.Detail);
+        var tooLong = await Assert.ThrowsAsync<RpcException>(async () => await Client.CountTokensAsync(new CountTokensRequest { Text = new string('a', 10_000) }));
+        Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
+    }
+
+    [Fact]
     public async Task A_passed_deadline_ends_the_call_on_the_server()
     {
-        // Every decode step paused 25 ms: the section cannot be written before a 300 ms deadline, however the threads are scheduled.
-        using var slow = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "objects", ["Expert:TokenDelay"] = "00:00:00.025" });
+        // Every decode step paused 100 ms: the section (over ten tokens) cannot be written before a 300 ms deadline, however
+        // the threads are scheduled (25 ms a step was not enough for the real-imagery model's shorter sections).
+        using var slow = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "objects", ["Expert:TokenDelay"] = "00:00:00.100" });
         var client = new Expert.ExpertClient(slow.Channel);
         var (prefix, _) = Case("harbor");
         var e = await Assert.ThrowsAsync<RpcException>(async () =>
@@ -196,7 +219,7 @@ public sealed class ExpertServiceTests : IClassFixture<DefaultModelFixture>, IDi
         // The expert stopped decoding it: a request after it is served at once, not after the abandoned one.
         var batcher = slow.Services.GetRequiredService<ExpertHost::RsMoe.Expert.ExpertSlot>().Current.Batcher!;
         long steps = batcher.Steps;
-        await Task.Delay(300);
+        await Task.Delay(600);   // six more steps if it went on
         Assert.True(batcher.Steps - steps <= 2, $"the batcher went on decoding a cancelled request ({batcher.Steps - steps} more steps)");
     }
 

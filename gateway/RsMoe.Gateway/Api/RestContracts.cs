@@ -31,9 +31,11 @@ internal sealed record CaptionJson(string Caption, IReadOnlyList<SectionJson> Se
     public static string CacheName(CacheOutcome outcome) => outcome == CacheOutcome.Hit ? "hit" : "miss";
 }
 
-internal sealed record AnswerJson(string Answer, string Expert, string Cache, IDictionary<string, double> TimingsMs, IReadOnlyList<double> Gate)
+internal sealed record AnswerJson(string Answer, string Expert, string Cache, IDictionary<string, double> TimingsMs, IReadOnlyList<double> Gate,
+    bool Fallback, string? FallbackReason)
 {
-    public static AnswerJson From(AskResponse r) => new(r.Answer, r.Expert, CaptionJson.CacheName(r.Cache), r.TimingsMs, r.Gate);
+    public static AnswerJson From(AskResponse r) => new(r.Answer, r.Expert, CaptionJson.CacheName(r.Cache), r.TimingsMs, r.Gate,
+        r.Fallback, r.Fallback ? r.FallbackReason : null);
 }
 
 internal sealed record ExpertJson(string Role, string Version, string Health, string Model, int Replicas, int HealthyReplicas);

@@ -14,9 +14,17 @@ namespace RsMoe.Gateway.Backends;
 /// answer arrived did no work, so it is retried on another healthy replica after a jittered exponential backoff, while
 /// the cluster's retry budget lasts and the deadline allows (every backend call is safe to repeat: encoders and
 /// experts are deterministic and keep no state per call). A replica that fails <see cref="ResilienceOptions.CircuitFailures"/>
-/// times in a row has its circuit opened: it is marked unhealthy in YARP for <see cref="ResilienceOptions.CircuitOpenFor"/>,
-/// so no one picks it, then tried again.
+/// times in a row (failures of the replica itself, <see cref="ReplicaFailure"/>) has its circuit opened: it is marked
+/// unhealthy in YARP for <see cref="ResilienceOptions.CircuitOpenFor"/>, so no one picks it, then tried again. The
+/// clusters' availability policy is <c>HealthyAndUnknown</c> (<see cref="ClusterDefaults"/>): with YARP's default,
+/// HealthyOrPanic, a cluster whose every replica is unhealthy sends to all of them, so an open circuit stopped nothing.
 /// </summary>
+/// <remarks>
+/// Written here rather than with Polly (Microsoft.Extensions.Http.Resilience): each attempt must go to a replica YARP
+/// picks, excluding those already tried; a call that began answering must not be retried; retries draw on a budget per
+/// cluster; and the breaker's state must be YARP's destination health, so that YARP's own balancing and pass-through
+/// proxying skip the replica too. Polly's retry has no budget and its breaker keeps its own state per pipeline.
+/// </remarks>
 public sealed class ResilientCalls(BackendChannels backends, IProxyStateLookup proxyState, IDestinationHealthUpdater health,
     ResilienceOptions options, ILogger<ResilientCalls> logger)
 {
@@ -31,7 +39,7 @@ public sealed class ResilientCalls(BackendChannels backends, IProxyStateLookup p
 
     /// <summary>Runs <paramref name="call"/> on a healthy replica of <paramref name="cluster"/>, retrying as above.</summary>
     /// <param name="call">Gets the channel and a flag to set once an answer began (after which no retry happens).</param>
-    public async Task<T> CallAsync<T>(string cluster, DateTime deadline, Func<GrpcChannel, StrongBox<bool>, Task<T>> call, CancellationToken cancellationToken)
+    public async Task<T> CallAsync<T>(string cluster, StageDeadline deadline, Func<GrpcChannel, StrongBox<bool>, Task<T>> call, CancellationToken cancellationToken)
     {
         var budget = _budgets.GetOrAdd(cluster, _ => new Budget { Tokens = options.RetryBudgetMax });
         lock (budget) budget.Tokens = Math.Min(options.RetryBudgetMax, budget.Tokens + options.RetryBudgetRatio);
@@ -51,7 +59,7 @@ public sealed class ResilientCalls(BackendChannels backends, IProxyStateLookup p
                 Failed(cluster, picked.Destination);
                 tried.Add(picked.Destination.DestinationId);
                 var backoff = Backoff(attempt);
-                bool canRetry = !answered.Value && attempt < options.MaxAttempts && DateTime.UtcNow + backoff < deadline;
+                bool canRetry = !answered.Value && attempt < options.MaxAttempts && DateTime.UtcNow + backoff < deadline.At;
                 if (canRetry)
                 {
                     lock (budget)
@@ -65,7 +73,7 @@ public sealed class ResilientCalls(BackendChannels backends, IProxyStateLookup p
                 logger.LogInformation("Retrying {Cluster} after {Status} from {Destination} (attempt {Attempt})", cluster, e.StatusCode, picked.Destination.DestinationId, attempt + 1);
                 await Task.Delay(backoff, cancellationToken);
             }
-            catch (RpcException) when (!cancellationToken.IsCancellationRequested)
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested && ReplicaFailure.Counts(e.StatusCode, deadline))
             {
                 Failed(cluster, picked.Destination);
                 throw;

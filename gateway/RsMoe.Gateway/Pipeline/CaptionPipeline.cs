@@ -16,8 +16,9 @@ namespace RsMoe.Gateway.Pipeline;
 /// A caption or an answer: visual features (cached), routing, then every expert in parallel (each with its own
 /// deadline) or the top-gated one, and the merge. An expert that fails or is too slow leaves its section empty with
 /// an error naming it (a partial caption); only when no expert answers does the caption fail, with <c>Unavailable</c>.
+/// A question whose top-gated expert is down goes to the next expert by gate, and the answer says so.
 /// </summary>
-public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures features, GatewayOptions options, ILogger<CaptionPipeline> logger)
+public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures features, PromptLimits limits, GatewayOptions options, ILogger<CaptionPipeline> logger)
 {
     public const string VlmCluster = "vlm-encoder";
     public static string ExpertCluster(string role) => $"expert-{role}";
@@ -44,6 +45,7 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         instruction = string.IsNullOrWhiteSpace(instruction) ? options.DefaultInstruction : instruction.Trim();
         ValidateText(instruction, "instruction");
         using var activity = Source.StartActivity("caption");
+        await limits.CheckAsync(instruction, "instruction", deadline, cancellationToken);
         var total = Stopwatch.StartNew();
         var timings = new Dictionary<string, double>();
         var visual = await features.GetAsync(image, deadline, cancellationToken);
@@ -56,13 +58,17 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         var events = Channel.CreateUnbounded<CaptionEvent>(new UnboundedChannelOptions { SingleReader = true });
         var fanOut = Stopwatch.StartNew();
         var settings = new GenerationSettings { MaxNewTokens = options.CaptionMaxNewTokens, RepetitionPenalty = options.CaptionRepetitionPenalty };
-        var calls = routing.Prefixes.Select(p => WriteSectionAsync(p, instruction, settings, deadline, events.Writer, timings, activity?.Context, cancellationToken)).ToList();
+        var failures = new System.Collections.Concurrent.ConcurrentDictionary<string, StatusCode>();
+        var calls = routing.Prefixes.Select(p => WriteSectionAsync(p, instruction, settings, deadline, events.Writer, timings, failures, activity?.Context, cancellationToken)).ToList();
         _ = Task.WhenAll(calls).ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
         await foreach (var e in events.Reader.ReadAllAsync(cancellationToken)) yield return e;
         Activity.Current = activity;
         var sections = await Task.WhenAll(calls);
         Record(timings, "experts", fanOut.Elapsed.TotalMilliseconds);
 
+        // Every expert refused the request itself: that is the caller's fault, said as such, not a backend outage.
+        if (sections.All(s => s.Error.Length > 0) && failures.Values.All(status => status == StatusCode.InvalidArgument))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, string.Join("; ", sections.Select(s => s.Error))));
         if (sections.All(s => s.Error.Length > 0))
             throw new RpcException(new Status(StatusCode.Unavailable, "no expert answered: " + string.Join("; ", sections.Select(s => s.Error))));
         var written = sections.Where(s => s.Error.Length == 0).Select(s => new CaptionSection(s.Aspect, s.Expert, s.Text));
@@ -79,7 +85,8 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
     }
 
     async Task<Section> WriteSectionAsync(ExpertPrefix prefix, string prompt, GenerationSettings settings, DateTime deadline,
-        ChannelWriter<CaptionEvent> events, Dictionary<string, double> timings, ActivityContext? parent, CancellationToken cancellationToken)
+        ChannelWriter<CaptionEvent> events, Dictionary<string, double> timings, IDictionary<string, StatusCode> failures, ActivityContext? parent,
+        CancellationToken cancellationToken)
     {
         string role = prefix.Role;
         using var activity = parent is { } context ? Source.StartActivity($"expert {role}", ActivityKind.Internal, context) : Source.StartActivity($"expert {role}");
@@ -87,11 +94,11 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         var section = new Section { Aspect = role, Expert = role };
         try
         {
-            var expertDeadline = VisualFeatures.Earliest(deadline, options.ExpertTimeout);
+            var expertDeadline = StageDeadline.Of(deadline, options.ExpertTimeout);
             await calls.CallAsync(ExpertCluster(role), expertDeadline, async (channel, answered) =>
             {
                 using var stream = new ExpertClient(channel).GenerateStream(new GenerateRequest { Prefix = prefix.Prefix, Prompt = prompt, Settings = settings },
-                    deadline: expertDeadline, cancellationToken: cancellationToken);
+                    deadline: expertDeadline.At, cancellationToken: cancellationToken);
                 await foreach (var e in stream.ResponseStream.ReadAllAsync(cancellationToken))
                 {
                     answered.Value = true;   // tokens went out: from here a failure is not retried
@@ -110,6 +117,7 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         {
             ExpertErrors.Add(1, new KeyValuePair<string, object?>("role", role), new KeyValuePair<string, object?>("status", e.StatusCode.ToString()));
             logger.LogWarning("Expert {Role} failed: {Status} {Detail}", role, e.StatusCode, e.Status.Detail);
+            failures[role] = e.StatusCode;
             // Plain words for people; the transport's own detail goes to the log above.
             section.Error = e.StatusCode switch
             {
@@ -138,32 +146,50 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         question = question.Trim();
         ValidateText(question, "question");
         using var activity = Source.StartActivity("ask");
+        await limits.CheckAsync(question, "question", deadline, cancellationToken);
         var total = Stopwatch.StartNew();
         var timings = new Dictionary<string, double>();
         var visual = await features.GetAsync(image, deadline, cancellationToken);
         Timings(timings, visual);
         var routing = await RouteAsync(visual.Tokens, question, deadline, timings, cancellationToken);
-        int top = 0;
-        for (int i = 1; i < routing.Gate.Count; i++) if (routing.Gate[i] > routing.Gate[top]) top = i;
-        var prefix = routing.Prefixes[top];
-        var clock = Stopwatch.StartNew();
-        GenerateResponse answer;
-        try
+        // The top-gated expert answers; when it is down (not when it refuses the question), the next one by gate does.
+        var byGate = Enumerable.Range(0, routing.Gate.Count).OrderByDescending(i => routing.Gate[i]).ToList();
+        GenerateResponse? answer = null;
+        string answeredBy = "", fallbackReason = "";
+        foreach (int index in byGate)
         {
-            var expertDeadline = VisualFeatures.Earliest(deadline, options.ExpertTimeout);
-            answer = await calls.CallAsync(ExpertCluster(prefix.Role), expertDeadline, (channel, _) => new ExpertClient(channel).GenerateAsync(
-                new GenerateRequest { Prefix = prefix.Prefix, Prompt = question, Settings = new GenerationSettings { MaxNewTokens = options.AskMaxNewTokens } },
-                deadline: expertDeadline, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+            var prefix = routing.Prefixes[index];
+            var clock = Stopwatch.StartNew();
+            var expertDeadline = StageDeadline.Of(deadline, options.ExpertTimeout);
+            try
+            {
+                answer = await calls.CallAsync(ExpertCluster(prefix.Role), expertDeadline, (channel, _) => new ExpertClient(channel).GenerateAsync(
+                    new GenerateRequest { Prefix = prefix.Prefix, Prompt = question, Settings = new GenerationSettings { MaxNewTokens = options.AskMaxNewTokens } },
+                    deadline: expertDeadline.At, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+                answeredBy = prefix.Role;
+                Record(timings, $"expert_{prefix.Role}", clock.Elapsed.TotalMilliseconds);
+                break;
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                ExpertErrors.Add(1, new KeyValuePair<string, object?>("role", prefix.Role), new KeyValuePair<string, object?>("status", e.StatusCode.ToString()));
+                if (!ReplicaFailure.Counts(e.StatusCode, expertDeadline))
+                    throw e.StatusCode is StatusCode.DeadlineExceeded ? new RpcException(new Status(StatusCode.DeadlineExceeded, $"the {prefix.Role} expert did not answer in time")) : e;
+                logger.LogWarning("Expert {Role} failed a question ({Status} {Detail}); the next expert by gate answers", prefix.Role, e.StatusCode, e.Status.Detail);
+                string reason = $"the {prefix.Role} expert is unavailable ({e.StatusCode})";
+                if (fallbackReason.Length == 0) fallbackReason = reason;
+                if (index == byGate[^1] || DateTime.UtcNow >= deadline)
+                    throw new RpcException(new Status(e.StatusCode is StatusCode.DeadlineExceeded ? StatusCode.DeadlineExceeded : StatusCode.Unavailable,
+                        $"no expert could answer: {fallbackReason}{(byGate.Count > 1 ? "; every other expert failed too" : "")}"));
+            }
         }
-        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            ExpertErrors.Add(1, new KeyValuePair<string, object?>("role", prefix.Role), new KeyValuePair<string, object?>("status", e.StatusCode.ToString()));
-            throw new RpcException(new Status(e.StatusCode is StatusCode.DeadlineExceeded ? StatusCode.DeadlineExceeded : StatusCode.Unavailable,
-                $"the {prefix.Role} expert, which the router chose for this question, is unavailable ({e.StatusCode}: {e.Status.Detail})"));
-        }
-        Record(timings, $"expert_{prefix.Role}", clock.Elapsed.TotalMilliseconds);
         Record(timings, "total", total.Elapsed.TotalMilliseconds);
-        var response = new AskResponse { Answer = answer.Text, Expert = $"{prefix.Role}@{answer.Version}", Cache = visual.Cache };
+        bool fallback = answeredBy != routing.Prefixes[byGate[0]].Role;
+        var response = new AskResponse
+        {
+            Answer = answer!.Text, Expert = $"{answeredBy}@{answer.Version}", Cache = visual.Cache,
+            Fallback = fallback, FallbackReason = fallback ? fallbackReason : "",
+        };
         response.Gate.Add(routing.Gate);
         response.TimingsMs.Add(timings);
         return response;
@@ -175,10 +201,10 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         RouteResponse routing;
         try
         {
-            var stageDeadline = VisualFeatures.Earliest(deadline, options.VlmEncoderTimeout);
+            var stageDeadline = StageDeadline.Of(deadline, options.VlmEncoderTimeout);
             routing = await calls.CallAsync(VlmCluster, stageDeadline, (channel, _) => new VlmEncoderClient(channel).RouteAsync(
                 new RouteRequest { VisualTokens = tokens, Instruction = instruction },
-                deadline: stageDeadline, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+                deadline: stageDeadline.At, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
         }
         catch (RpcException e)
         {

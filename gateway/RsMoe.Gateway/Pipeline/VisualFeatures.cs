@@ -51,9 +51,9 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
         EncodeImageResponse encoded;
         try
         {
-            var stageDeadline = Earliest(deadline, options.ImageEncoderTimeout);
+            var stageDeadline = StageDeadline.Of(deadline, options.ImageEncoderTimeout);
             encoded = await calls.CallAsync(Cluster, stageDeadline, (channel, _) => new ImageEncoderClient(channel).EncodeAsync(
-                new EncodeImageRequest { Image = image }, deadline: stageDeadline, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+                new EncodeImageRequest { Image = image }, deadline: stageDeadline.At, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
         }
         catch (RpcException e)
         {
@@ -71,7 +71,7 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
         {
             using var call = backends.Pick(Cluster);
             var info = await new ImageEncoderClient(call.Channel).InfoAsync(new ImageEncoderInfoRequest(),
-                deadline: Earliest(deadline, TimeSpan.FromSeconds(2)), cancellationToken: cancellationToken);
+                deadline: StageDeadline.Of(deadline, TimeSpan.FromSeconds(2)).At, cancellationToken: cancellationToken);
             return _encoderIdentity = info.EncoderIdentity;
         }
         catch (RpcException)
@@ -81,10 +81,4 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
     }
 
     static string Key(string identity, string digest) => $"rsmoe:v1:features:{identity}:{digest}";
-
-    internal static DateTime Earliest(DateTime deadline, TimeSpan stageTimeout)
-    {
-        var stage = DateTime.UtcNow + stageTimeout;
-        return deadline < stage ? deadline : stage;
-    }
 }

@@ -35,14 +35,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, AccessOptions optio
                 var (perMinute, burst) = Limits(options, partition);
                 return perMinute <= 0
                     ? RateLimitPartition.GetNoLimiter(partition)
-                    : RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = Math.Max(1, burst),
-                        TokensPerPeriod = Math.Max(1, perMinute / 60),
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    });
+                    : RateLimitPartition.GetTokenBucketLimiter(partition, _ => RateLimits.TokenBucket(perMinute, burst));
             });
 
     static (int PerMinute, int Burst) Limits(AccessOptions options, string partition) =>
@@ -85,9 +78,11 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, AccessOptions optio
         if (lease is { IsAcquired: false })
         {
             Refused.Add(1, new KeyValuePair<string, object?>("reason", "rate-limit"));
-            context.Response.Headers.RetryAfter = "1";
+            var (perMinute, burst) = Limits(options, partition);
+            int retrySeconds = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
+            context.Response.Headers.RetryAfter = retrySeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             await Refusal.WriteAsync(context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, "Too many requests",
-                $"the rate limit of {Limits(options, partition).PerMinute} requests a minute (burst {Limits(options, partition).Burst}) is used up; retry in a second");
+                $"the rate limit of {perMinute} requests a minute (burst {burst}) is used up; retry in {retrySeconds} s");
             return;
         }
         if (key is not null) context.Items["rsmoe.api_key"] = key.Name;

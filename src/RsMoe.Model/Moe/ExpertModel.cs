@@ -21,15 +21,24 @@ public sealed class ExpertModel : IDisposable
     public string AdapterPath { get; }
     public LlamaForCausalLM Lm { get; }
     public ITextTokenizer Tokenizer { get; }
+    /// <summary>The router's prefix before every prompt: the Q-Former's query outputs and the expert's soft prompt.</summary>
+    public int PrefixPositions { get; }
 
-    ExpertModel(string role, string version, string adapterPath, LlamaForCausalLM lm, ITextTokenizer tokenizer)
+    ExpertModel(string role, string version, string adapterPath, LlamaForCausalLM lm, ITextTokenizer tokenizer, int prefixPositions)
     {
         Role = role;
         Version = version;
         AdapterPath = adapterPath;
         Lm = lm;
         Tokenizer = tokenizer;
+        PrefixPositions = prefixPositions;
     }
+
+    /// <summary>The prompt's tokens as generation counts them (BOS included).</summary>
+    public int CountPromptTokens(string prompt) => Tokenizer.Encode(prompt, addSpecialTokens: true).Count;
+
+    /// <summary>The most tokens a prompt may have after a prefix of this length: the rest of the context, less one token to write.</summary>
+    public int MaxPromptTokens(long prefixPositions) => (int)Math.Max(0, Lm.Config.MaxPositionEmbeddings - prefixPositions - 1);
 
     /// <summary>
     /// Builds the expert beside whatever serves now and checks it before anyone uses it: the adapter must fit the base
@@ -51,7 +60,7 @@ public sealed class ExpertModel : IDisposable
             throw new InvalidDataException($"adapter '{adapterDirectory}' does not fit the base model: {e.Message}", e);
         }
         if (baseModel.Device.type != DeviceType.CPU) lm.to(baseModel.Device);
-        var expert = new ExpertModel(role, version, Path.GetFullPath(adapterDirectory), lm, tokenizer);
+        var expert = new ExpertModel(role, version, Path.GetFullPath(adapterDirectory), lm, tokenizer, config.NumQueryTokens + config.Router.PromptLength);
         try
         {
             expert.CheckFinite();
@@ -142,8 +151,9 @@ public sealed class ExpertModel : IDisposable
         ValidatePrefix(prefixShape);
         options = options with { StopTokenIds = Tokenizer.EosTokenIds };
         var promptIds = Tokenizer.Encode(prompt, addSpecialTokens: true);
+        int limit = MaxPromptTokens(prefixShape[0]);
+        if (promptIds.Count > limit) throw new ArgumentException($"the prompt has {promptIds.Count} tokens; this expert accepts at most {limit} after a {prefixShape[0]}-position prefix");
         long room = Lm.Config.MaxPositionEmbeddings - prefixShape[0] - promptIds.Count;
-        if (room < 1) throw new ArgumentException($"the prompt is too long for this expert ({promptIds.Count} tokens after a {prefixShape[0]}-position prefix)");
         if (options.MaxNewTokens > room) options = options with { MaxNewTokens = (int)room };
         Tensor prefixTensor;
         using (var scope = NewDisposeScope())

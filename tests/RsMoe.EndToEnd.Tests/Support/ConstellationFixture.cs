@@ -47,13 +47,46 @@ public class ConstellationFixture : IAsyncLifetime
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Restarts a stopped service and waits until it is healthy and the gateway's YARP has seen it.</summary>
+    /// <summary>
+    /// Restarts a stopped service and waits until it is healthy and the gateway's YARP has it back in rotation: for an
+    /// expert, until the gateway lists every replica of its role healthy (its active check passed and any circuit that
+    /// opened while it was down has half-opened); for the encoders, until a question about a new image is answered.
+    /// </summary>
+    int _probeImages;
+
     public async Task RestartAsync(string service)
     {
         var process = Constellation.Service(service);
         process.Start();
         await process.WaitHealthyAsync(Http, TimeSpan.FromSeconds(60), CancellationToken.None);
-        await Task.Delay(TimeSpan.FromSeconds(3));   // one active health-check interval
+        if (!service.StartsWith("expert-", StringComparison.Ordinal))
+        {
+            var captioner = new RsMoe.Contracts.V1.Captioner.CaptionerClient(Gateway);
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(40); await Task.Delay(300))
+            {
+                // A photo no test asks about, so the image encoder is called too.
+                var image = Google.Protobuf.ByteString.CopyFrom(File.ReadAllBytes(RsMoe.Model.Tests.Support.SharedData.Path(
+                    "rsscn7", "images", "aGrass", $"a{200 + Interlocked.Increment(ref _probeImages) % 120:000}.jpg")));
+                try
+                {
+                    await captioner.AskAsync(new RsMoe.Contracts.V1.AskRequest { Image = image, Question = "Is there grass?" }, deadline: DateTime.UtcNow.AddSeconds(20));
+                    return;
+                }
+                catch (Grpc.Core.RpcException e) when (e.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded)
+                {
+                }
+            }
+            throw new TimeoutException($"the gateway did not take {service} back into rotation within 40 s");
+        }
+        string role = service["expert-".Length..].Split('-')[0];   // expert-objects-2 → objects
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(40); await Task.Delay(200))
+        {
+            using var listing = System.Text.Json.JsonDocument.Parse(await Http.GetStringAsync("/v1/experts"));
+            var expert = listing.RootElement.GetProperty("experts").EnumerateArray().Single(e => e.GetProperty("role").GetString() == role);
+            if (expert.GetProperty("healthy_replicas").GetInt32() == expert.GetProperty("replicas").GetInt32() && expert.GetProperty("health").GetString() == "SERVING")
+                return;
+        }
+        throw new TimeoutException($"the gateway did not take {service} back into rotation within 40 s");
     }
 
     public async Task DisposeAsync()
@@ -109,7 +142,7 @@ public sealed class SecuredFixture : ConstellationFixture
             // which run quickly one after another, never meet a limit they are not testing.
             ["Access__RequestsPerMinute"] = "6000",
             ["Access__Burst"] = "200",
-            ["Access__ApiKeys__2__RequestsPerMinute"] = "60",
+            ["Access__ApiKeys__2__RequestsPerMinute"] = "45",   // not a multiple of 60: one request every 1.33 s
             ["Access__ApiKeys__2__Burst"] = "5",
         },
     };
