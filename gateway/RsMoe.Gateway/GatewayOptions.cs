@@ -37,5 +37,8 @@ public sealed class CacheOptions
     /// <summary>A Redis call slower than this is abandoned and the request goes on without the cache.</summary>
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
     public int InProcessMaxEntries { get; set; } = 512;
+    /// <summary>How long the image encoder's identity is trusted before it is asked again (zero: before every lookup, one
+    /// cheap Info call, so a swapped encoder's features are never served).</summary>
+    public TimeSpan IdentityMaxAge { get; set; } = TimeSpan.Zero;
     public long InProcessMaxBytes { get; set; } = 256L << 20;
 }

@@ -1,4 +1,6 @@
+using RsMoe.Model.Generation;
 using RsMoe.ServiceDefaults;
+using RsMoe.ServiceDefaults.Health;
 
 namespace RsMoe.Expert;
 
@@ -13,12 +15,19 @@ public static class ExpertExtensions
         builder.Services.AddSingleton(options);
         builder.Services.AddGrpcDefaults(service);
         builder.Services.AddSingleton<ExpertSlot>();
+        // Ready once the weights are loaded and a prefill and a decode step have run after a prefix of the router's length.
+        builder.Services.AddWarmup("expert", async (services, cancellationToken) =>
+        {
+            var model = services.GetRequiredService<ExpertSlot>().Current;
+            long width = model.Lm.Config.HiddenSize;
+            await model.GenerateAsync(new float[model.PrefixPositions * width], [model.PrefixPositions, width], "warm-up",
+                new GenerationOptions { MaxNewTokens = 2 }, cancellationToken: cancellationToken);
+        });
         return builder;
     }
 
     public static WebApplication MapExpert(this WebApplication app)
     {
-        app.Services.GetRequiredService<ExpertSlot>();   // load the weights before the first health probe says serving
         app.MapGrpcService<ExpertService>();
         return app;
     }

@@ -1,4 +1,6 @@
+using RsMoe.Data.Images;
 using RsMoe.ServiceDefaults;
+using RsMoe.ServiceDefaults.Health;
 
 namespace RsMoe.ImageEncoder;
 
@@ -16,6 +18,13 @@ public static class ImageEncoderExtensions
         builder.Services.AddSingleton<VisualTokenizer>();
         builder.Services.AddSingleton<EncoderBatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EncoderBatcher>());
+        // Ready once the backbone is loaded and has encoded one (blank) image through the batcher.
+        builder.Services.AddWarmup("image-encoder", async (services, cancellationToken) =>
+        {
+            var size = services.GetRequiredService<VisualTokenizer>().Preprocessing;
+            int height = size.ShortestEdge ?? size.Height, width = size.ShortestEdge ?? size.Width;
+            await services.GetRequiredService<EncoderBatcher>().EncodeAsync(new PixelTensor(new float[3 * height * width], 3, height, width), cancellationToken);
+        });
         return builder;
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RsMoe.ServiceDefaults.Grpc;
+using RsMoe.ServiceDefaults.Health;
 using RsMoe.ServiceDefaults.Telemetry;
 
 namespace RsMoe.ServiceDefaults;
@@ -30,8 +31,12 @@ public static class ServiceDefaultsExtensions
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.AddTelemetry(serviceName);
         builder.Services.AddHostedService<ParentProcessWatch>();
-        // "self": the process serves requests. Services add their own readiness checks (weights loaded) beside it.
-        builder.Services.AddHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        // Liveness ("self": the process answers) and readiness (its warm-ups are done: see AddWarmup), kept apart.
+        builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddHostedService<WarmupRunner>();
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy())
+            .AddCheck<ReadinessCheck>(Readiness.Tag, tags: [Readiness.Tag]);
         return builder;
     }
 
@@ -45,12 +50,17 @@ public static class ServiceDefaultsExtensions
             grpc.Interceptors.Add<ExceptionStatusInterceptor>();
         });
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks();
+        // The overall status ("") is readiness; the service name "liveness" is the process alone (Kubernetes' liveness probe).
+        services.AddGrpcHealthChecks(health => health.Services.Map(LivenessService, check => !check.Tags.Contains(Readiness.Tag)));
         return services;
     }
 
+    /// <summary>The gRPC health service name that reports liveness only (the overall status, "", is readiness).</summary>
+    public const string LivenessService = "liveness";
+
     /// <summary>
-    /// The standard gRPC health service, reflection, <c>/healthz</c> (for YARP's probes) and <c>/metrics</c> (Prometheus).
+    /// The standard gRPC health service, reflection, <c>/healthz</c> and <c>/healthz/ready</c> (readiness: YARP's probes,
+    /// <c>rsmoe up</c>), <c>/healthz/live</c> (the process answers) and <c>/metrics</c> (Prometheus).
     /// An internal service (the default) also demands the internal credential on its gRPC calls; the public gateway does not.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app, bool internalService = true)
@@ -59,6 +69,8 @@ public static class ServiceDefaultsExtensions
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapHealthChecks("/healthz");
+        app.MapHealthChecks("/healthz/ready");
+        app.MapHealthChecks("/healthz/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = check => !check.Tags.Contains(Readiness.Tag) });
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

@@ -1,6 +1,7 @@
 using RsMoe.Model;
 using RsMoe.Model.Moe;
 using RsMoe.ServiceDefaults;
+using RsMoe.ServiceDefaults.Health;
 
 namespace RsMoe.VlmEncoder;
 
@@ -19,6 +20,13 @@ public static class VlmEncoderExtensions
             sp.GetRequiredService<ILogger<VlmEncoderService>>().LogInformation("VLM encoder {Version} routes to {Roles} on {Device}",
                 encoder.Version, string.Join(", ", encoder.Config.Router.ExpertRoles), encoder.Device);
             return encoder;
+        });
+        // Loaded at start, not on the first request, and ready once one routing pass has run.
+        builder.Services.AddWarmup("vlm-encoder", (services, _) =>
+        {
+            var encoder = services.GetRequiredService<RoutingEncoder>();
+            encoder.Route(new float[encoder.Config.VisionHiddenSize], [1, 1, encoder.Config.VisionHiddenSize], "warm-up");
+            return Task.CompletedTask;
         });
         return builder;
     }

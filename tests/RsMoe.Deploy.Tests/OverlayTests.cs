@@ -50,6 +50,10 @@ public sealed class OverlayTests
             {
                 Assert.True(probe("readinessProbe")!.Children.ContainsKey(new YamlScalarNode("grpc")), $"{deployment.Name}: readiness is not a gRPC probe");
                 Assert.True(probe("livenessProbe")!.Children.ContainsKey(new YamlScalarNode("grpc")), $"{deployment.Name}: liveness is not a gRPC probe");
+                // Readiness is the overall status (model loaded and warmed up); liveness the process alone, so loading is not a restart.
+                var service = (YamlMappingNode grpc) => grpc.Children.TryGetValue(new YamlScalarNode("service"), out var s) ? s.ToString() : "";
+                Assert.Equal("", service((YamlMappingNode)probe("readinessProbe")!.Children[new YamlScalarNode("grpc")]));
+                Assert.Equal("liveness", service((YamlMappingNode)probe("livenessProbe")!.Children[new YamlScalarNode("grpc")]));
             }
             var resources = (YamlMappingNode)container.Children[new YamlScalarNode("resources")];
             Assert.True(resources.Children.ContainsKey(new YamlScalarNode("requests")), $"{deployment.Name}: no requests");

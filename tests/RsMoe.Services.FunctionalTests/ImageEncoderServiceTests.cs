@@ -62,6 +62,7 @@ public sealed class ImageEncoderServiceTests : IClassFixture<DefaultModelFixture
     [Fact]
     public async Task Health_and_info_report_the_encoder()
     {
+        await _host.WaitReadyAsync();   // the backbone loaded and one blank image encoded
         var health = await new Health.HealthClient(_host.Channel).CheckAsync(new HealthCheckRequest());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
         var info = await Client.InfoAsync(new ImageEncoderInfoRequest());

@@ -29,6 +29,7 @@ public sealed class InternalCredentialTests : IDisposable
     [Fact]
     public async Task Health_checks_need_no_credential()
     {
+        await _host.WaitReadyAsync();
         var health = await new Health.HealthClient(_host.Channel).CheckAsync(new HealthCheckRequest());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await _host.CreateHttpClient().GetAsync("/healthz")).StatusCode);

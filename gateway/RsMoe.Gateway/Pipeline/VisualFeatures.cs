@@ -11,12 +11,19 @@ namespace RsMoe.Gateway.Pipeline;
 /// <summary>
 /// Visual tokens for an image: from the feature cache when this image was seen by this encoder, else from the image
 /// encoder (then cached). The key is the image bytes' SHA-256 and the encoder's identity, so a new backbone never
-/// reads another's features.
+/// reads another's features. Concurrent misses for the same image share one encoder call (no stampede): the call runs
+/// under the image-encoder stage's own timeout, not any one caller's cancellation, and each caller waits for it within
+/// its own deadline.
 /// </summary>
-public sealed class VisualFeatures(BackendChannels backends, ResilientCalls calls, IFeatureCache cache, GatewayOptions options, ILogger<VisualFeatures> logger)
+public sealed class VisualFeatures(BackendChannels backends, ResilientCalls calls, IFeatureCache cache, GatewayOptions options, CacheOptions cacheOptions,
+    ILogger<VisualFeatures> logger)
 {
     public const string Cluster = "image-encoder";
+    static readonly System.Diagnostics.Metrics.Meter Meter = new("RsMoe.Gateway.Features");
+    static readonly System.Diagnostics.Metrics.Counter<long> Encodes = Meter.CreateCounter<long>("rsmoe.gateway.image_encodes", description: "Image encoder calls (concurrent misses for one image share one)");
     volatile string? _encoderIdentity;
+    long _identityCheckedAt = long.MinValue / 2;   // Environment.TickCount64 of the last Info answer
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<EncodeImageResponse>>> _encoding = new();
 
     internal sealed record Result(Tensor Tokens, CacheOutcome Cache, double LookupMs, double EncodeMs);
 
@@ -27,7 +34,10 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the image is {image.Length / 1048576.0:F1} MiB; at most {options.MaxImageBytes / 1048576.0:F0} MiB is accepted"));
         string digest = Convert.ToHexString(SHA256.HashData(image.Span)).ToLowerInvariant();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string? identity = _encoderIdentity ?? await TryLearnIdentityAsync(deadline, cancellationToken);
+        // The encoder's identity is asked again before a lookup (at most every Cache:IdentityMaxAge), so features of an
+        // encoder that was swapped out are never served; while no encoder answers, the last identity seen stands.
+        string? identity = Environment.TickCount64 - Interlocked.Read(ref _identityCheckedAt) <= cacheOptions.IdentityMaxAge.TotalMilliseconds
+            ? _encoderIdentity : await TryLearnIdentityAsync(deadline, cancellationToken) ?? _encoderIdentity;
         if (identity is not null)
         {
             var cached = await cache.GetAsync(Key(identity, digest), cancellationToken);
@@ -49,20 +59,44 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
         CacheMetrics.Miss(cache.Kind);
         clock.Restart();
         EncodeImageResponse encoded;
+        var shared = _encoding.GetOrAdd(digest, _ => new Lazy<Task<EncodeImageResponse>>(() => EncodeOnceAsync(image, digest)));
         try
         {
-            var stageDeadline = StageDeadline.Of(deadline, options.ImageEncoderTimeout);
-            encoded = await calls.CallAsync(Cluster, stageDeadline, (channel, _) => new ImageEncoderClient(channel).EncodeAsync(
-                new EncodeImageRequest { Image = image }, deadline: stageDeadline.At, cancellationToken: cancellationToken).ResponseAsync, cancellationToken);
+            encoded = await shared.Value.WaitAsync(StageDeadline.Of(deadline, options.ImageEncoderTimeout).At - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero, cancellationToken);
         }
-        catch (RpcException e)
+        catch (TimeoutException)
         {
-            throw BackendFailure.Explain(Cluster, e);
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"{Cluster} did not answer in time"));
         }
         double encodeMs = clock.Elapsed.TotalMilliseconds;
-        _encoderIdentity = encoded.EncoderIdentity;
-        await cache.SetAsync(Key(encoded.EncoderIdentity, digest), encoded.VisualTokens.ToByteArray(), cancellationToken);
         return new Result(encoded.VisualTokens, CacheOutcome.Miss, lookupMs, encodeMs);
+    }
+
+    /// <summary>The one encoder call for an image that concurrent misses share; it caches what it gets, then leaves the table.</summary>
+    async Task<EncodeImageResponse> EncodeOnceAsync(ByteString image, string digest)
+    {
+        try
+        {
+            var stageDeadline = StageDeadline.Of(DateTime.MaxValue, options.ImageEncoderTimeout);
+            EncodeImageResponse encoded;
+            try
+            {
+                encoded = await calls.CallAsync(Cluster, stageDeadline, (channel, _) => new ImageEncoderClient(channel).EncodeAsync(
+                    new EncodeImageRequest { Image = image }, deadline: stageDeadline.At).ResponseAsync, CancellationToken.None);
+            }
+            catch (RpcException e)
+            {
+                throw BackendFailure.Explain(Cluster, e);
+            }
+            Encodes.Add(1);
+            _encoderIdentity = encoded.EncoderIdentity;
+            await cache.SetAsync(Key(encoded.EncoderIdentity, digest), encoded.VisualTokens.ToByteArray(), CancellationToken.None);
+            return encoded;
+        }
+        finally
+        {
+            _encoding.TryRemove(digest, out _);
+        }
     }
 
     async Task<string?> TryLearnIdentityAsync(DateTime deadline, CancellationToken cancellationToken)
@@ -72,6 +106,7 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
             using var call = backends.Pick(Cluster);
             var info = await new ImageEncoderClient(call.Channel).InfoAsync(new ImageEncoderInfoRequest(),
                 deadline: StageDeadline.Of(deadline, TimeSpan.FromSeconds(2)).At, cancellationToken: cancellationToken);
+            Interlocked.Exchange(ref _identityCheckedAt, Environment.TickCount64);
             return _encoderIdentity = info.EncoderIdentity;
         }
         catch (RpcException)

@@ -175,6 +175,9 @@ public sealed class LocalConstellation : IAsyncDisposable
     string? _redisServer;
     int _redisPort;
 
+    /// <summary>The private Redis's memory bound (visual features are 100 KB each for the default model, a few MiB at paper scale).</summary>
+    public const string RedisMaxMemory = "256mb";
+
     void LaunchRedis(Action<string> progress)
     {
         string server = _redisServer!;
@@ -185,7 +188,9 @@ public sealed class LocalConstellation : IAsyncDisposable
         info.ArgumentList.Add($"\"$0\" \"$@\" & r=$!; trap 'kill $r 2>/dev/null' EXIT; " +
                               $"while kill -0 {System.Environment.ProcessId} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1; done");
         info.ArgumentList.Add(server);
-        foreach (var arg in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning" })
+        foreach (var arg in new[] { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+                     // Bounded: the least recently used features go first when the cache is full.
+                     "--maxmemory", RedisMaxMemory, "--maxmemory-policy", "allkeys-lru" })
             info.ArgumentList.Add(arg);
         _redis = Process.Start(info)!;
         _redis.OutputDataReceived += (_, _) => { };   // drained, so its pipe never fills

@@ -65,7 +65,7 @@ public sealed class ServiceProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
-    /// <summary>Waits until <c>/healthz</c> answers healthy; fails early, with the log's tail, when the process exits.</summary>
+    /// <summary>Waits until <c>/healthz/ready</c> answers (model loaded, warm-up run); fails early, with the log's tail, when the process exits.</summary>
     public async Task WaitHealthyAsync(HttpClient http, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -81,7 +81,7 @@ public sealed class ServiceProcess : IDisposable
             }
             try
             {
-                using var response = await http.GetAsync($"{HttpAddress}/healthz", cancellationToken);
+                using var response = await http.GetAsync($"{HttpAddress}/healthz/ready", cancellationToken);
                 if (response.IsSuccessStatusCode) return;
             }
             catch (HttpRequestException) { }

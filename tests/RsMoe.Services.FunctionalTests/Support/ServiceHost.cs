@@ -27,6 +27,21 @@ public sealed class ServiceHost<TProgram> : IDisposable where TProgram : class
 
     public HttpClient CreateHttpClient() => _factory.CreateClient();
 
+    /// <summary>The gRPC health service's status for a service name ("" is readiness, "liveness" the process alone).</summary>
+    public async Task<Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus> HealthAsync(string service = "") =>
+        (await new Grpc.Health.V1.Health.HealthClient(Channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest { Service = service })).Status;
+
+    /// <summary>Waits until the service reports ready (its warm-ups done).</summary>
+    public async Task WaitReadyAsync(TimeSpan? timeout = null)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (await HealthAsync() != Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving)
+        {
+            if (clock.Elapsed > (timeout ?? TimeSpan.FromSeconds(60))) throw new TimeoutException("the service did not become ready");
+            await Task.Delay(100);
+        }
+    }
+
     public void Dispose()
     {
         Channel.Dispose();
