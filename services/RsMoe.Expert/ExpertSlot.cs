@@ -97,6 +97,9 @@ public sealed class ExpertSlot : IDisposable
     /// </summary>
     public async Task<ExpertModel> ReloadAsync(string? adapterDirectory, CancellationToken cancellationToken)
     {
+        // A relative path would be resolved against this process's working folder, which the caller cannot know.
+        if (!string.IsNullOrWhiteSpace(adapterDirectory) && !Path.IsPathRooted(adapterDirectory))
+            throw new ArgumentException($"the adapter path '{adapterDirectory}' is relative; give an absolute path on the expert's filesystem (rsmoe reload resolves it for you)");
         string path = string.IsNullOrWhiteSpace(adapterDirectory) ? ConfiguredAdapter : Path.GetFullPath(adapterDirectory);
         await _reloading.WaitAsync(cancellationToken);
         try

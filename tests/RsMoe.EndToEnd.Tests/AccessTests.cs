@@ -57,6 +57,11 @@ public sealed class AccessTests(SecuredFixture fixture)
         Assert.Equal(StatusCode.PermissionDenied, user.StatusCode);
         var info = await expert.InfoAsync(new ExpertInfoRequest(), new Metadata { { "x-api-key", SecuredFixture.OperatorKey }, { "x-rsmoe-expert", "theme" } });
         Assert.Equal("theme", info.Role);
+        // The gateway's own operator call too.
+        var reload = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "theme" }, Key(SecuredFixture.UserKey)));
+        Assert.Equal(StatusCode.PermissionDenied, reload.StatusCode);
+        Assert.Equal(1, (await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "theme" }, Key(SecuredFixture.OperatorKey))).Reloaded);
     }
 
     [Fact]

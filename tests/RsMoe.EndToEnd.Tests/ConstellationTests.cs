@@ -248,12 +248,20 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         var (askCode, answer, _) = Run("ask", ConstellationFixture.Sample("farmland"), "Is there farmland?", "--gateway", fixture.Constellation.GatewayGrpcUrl, "--json");
         Assert.Equal(0, askCode);
         Assert.Equal("hit", JsonDocument.Parse(answer).RootElement.GetProperty("cache").GetString());
-        var (reloadCode, reloaded, reloadError) = Run("reload", "theme", "--gateway", fixture.Constellation.GatewayGrpcUrl);
+        // A relative adapter path is resolved by the caller (here, against the test's working folder), not by the expert.
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, Path.Combine(ConstellationFixture.ModelDirectory, "experts", "theme"));
+        Assert.False(Path.IsPathRooted(relative));
+        var (reloadCode, reloaded, reloadError) = Run("reload", "theme", relative, "--gateway", fixture.Constellation.GatewayGrpcUrl);
         Assert.True(reloadCode == 0, reloadError);
-        Assert.StartsWith("theme now serves theme-", reloaded);
-        var (badCode, _, badError) = Run("reload", "theme", "/nowhere", "--gateway", fixture.Constellation.GatewayGrpcUrl);
+        Assert.Matches("theme at .* now serves theme-", reloaded);
+        Assert.Contains("reloaded 1 of 1 replicas of theme", reloaded);
+        var (badCode, badOut, badError) = Run("reload", "theme", "/nowhere", "--gateway", fixture.Constellation.GatewayGrpcUrl);
         Assert.Equal(2, badCode);
-        Assert.Contains("FailedPrecondition", badError);
+        Assert.Contains("FailedPrecondition", badOut);
+        Assert.Contains("1 of 1 replicas of theme did not reload", badError);
+        var (unknownCode, _, unknownError) = Run("reload", "colour", "--gateway", fixture.Constellation.GatewayGrpcUrl);
+        Assert.Equal(2, unknownCode);
+        Assert.Contains("no expert role 'colour'", unknownError);
     }
 
     [Fact]

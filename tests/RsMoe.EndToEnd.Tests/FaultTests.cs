@@ -174,6 +174,37 @@ public sealed class FaultTests(FaultFixture fixture)
         Assert.False((await Captioner.AskAsync(new AskRequest { Image = image, Question = Question }, deadline: Deadline)).Fallback);
     }
 
+    [Fact]
+    public async Task A_reload_reaches_every_replica_of_the_role_and_refuses_unknown_roles_and_relative_paths()
+    {
+        string theme = Path.Combine(ConstellationFixture.ModelDirectory, "experts", "theme");
+        var swapped = await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "objects", AdapterPath = theme }, deadline: DateTime.UtcNow.AddMinutes(2));
+        try
+        {
+            Assert.Equal(2, swapped.Replicas.Count);
+            Assert.Equal(2, swapped.Reloaded);
+            Assert.All(swapped.Replicas, r => Assert.StartsWith("theme-", r.Version));
+            // Each replica, asked directly, serves the new checkpoint.
+            foreach (var name in new[] { "expert-objects", "expert-objects-2" })
+            {
+                using var direct = Grpc.Net.Client.GrpcChannel.ForAddress(fixture.Constellation.Service(name).GrpcAddress);
+                var info = await new Expert.ExpertClient(direct).InfoAsync(new ExpertInfoRequest(), new Metadata { { "x-rsmoe-internal", fixture.Constellation.InternalCredential } });
+                Assert.Equal(swapped.Replicas[0].Version, info.Version);
+            }
+        }
+        finally
+        {
+            var restored = await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "objects" }, deadline: DateTime.UtcNow.AddMinutes(2));
+            Assert.Equal(2, restored.Reloaded);
+        }
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "colour" }));
+        Assert.Equal(StatusCode.InvalidArgument, unknown.StatusCode);
+        Assert.Contains("theme, objects, relationships", unknown.Status.Detail);
+        var relative = await Assert.ThrowsAsync<RpcException>(async () => await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "objects", AdapterPath = "experts/theme" }));
+        Assert.Equal(StatusCode.InvalidArgument, relative.StatusCode);
+        Assert.Contains("relative", relative.Status.Detail);
+    }
+
     static void AssertWhole(CaptionResponse caption) =>
         Assert.True(caption.Sections.All(s => s.Error == ""), string.Join("; ", caption.Sections.Select(s => s.Error)));
 

@@ -27,4 +27,8 @@ internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory
 
     public override Task<ListExpertsResponse> ListExperts(ListExpertsRequest request, ServerCallContext context) =>
         experts.ListAsync(context.CancellationToken);
+
+    /// <summary>Operators only (<see cref="Security.ApiKeyMiddleware"/>).</summary>
+    public override Task<ReloadExpertResponse> ReloadExpert(ReloadExpertRequest request, ServerCallContext context) =>
+        experts.ReloadAsync(request, context.CancellationToken);
 }

@@ -5,7 +5,7 @@ using ExpertClient = RsMoe.Contracts.V1.Expert.ExpertClient;
 
 namespace RsMoe.Gateway.Pipeline;
 
-/// <summary>The experts as operators and frontends see them: role, checkpoint version, replicas and health.</summary>
+/// <summary>The experts as operators and frontends see them: role, checkpoint version, replicas and health; and their reload.</summary>
 public sealed class ExpertDirectory(BackendChannels backends, GatewayOptions options)
 {
     internal async Task<ListExpertsResponse> ListAsync(CancellationToken cancellationToken)
@@ -13,6 +13,39 @@ public sealed class ExpertDirectory(BackendChannels backends, GatewayOptions opt
         var statuses = await Task.WhenAll(options.ExpertRoles.Select(role => DescribeAsync(role, cancellationToken)));
         var response = new ListExpertsResponse();
         response.Experts.Add(statuses);
+        return response;
+    }
+
+    static readonly TimeSpan ReloadTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Reloads every replica of a role, one after another, and reports each (see captioner.proto).</summary>
+    internal async Task<ReloadExpertResponse> ReloadAsync(ReloadExpertRequest request, CancellationToken cancellationToken)
+    {
+        if (!options.ExpertRoles.Contains(request.Role))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"no expert role '{request.Role}' (the roles are {string.Join(", ", options.ExpertRoles)})"));
+        if (request.AdapterPath.Length > 0 && !Path.IsPathRooted(request.AdapterPath))
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"the adapter path '{request.AdapterPath}' is relative; give an absolute path on the experts' filesystem (rsmoe reload resolves it for you)"));
+        var replicas = backends.All(CaptionPipeline.ExpertCluster(request.Role));
+        if (replicas.Count == 0) throw new RpcException(new Status(StatusCode.FailedPrecondition, $"the {request.Role} expert has no replicas configured"));
+        var response = new ReloadExpertResponse { Role = request.Role };
+        foreach (var replica in replicas)
+        {
+            string address = replica.Model.Config.Address;
+            var result = new ReplicaReload { Replica = address };
+            try
+            {
+                var info = await new ExpertClient(backends.ChannelFor(address)).ReloadAsync(new ReloadRequest { AdapterPath = request.AdapterPath },
+                    deadline: DateTime.UtcNow + ReloadTimeout, cancellationToken: cancellationToken);
+                result.Version = info.Version;
+                response.Reloaded++;
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                result.Error = $"{e.StatusCode}: {e.Status.Detail}";
+            }
+            response.Replicas.Add(result);
+        }
         return response;
     }
 

@@ -18,7 +18,8 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, AccessOptions optio
     static readonly Meter Meter = new("RsMoe.Gateway.Access");
     static readonly Counter<long> Refused = Meter.CreateCounter<long>("rsmoe.gateway.access.refused", description: "Requests refused for a missing or wrong key, or a rate limit");
 
-    static readonly string[] PassThroughPrefixes = ["/rsmoe.v1.Expert/", "/rsmoe.v1.ImageEncoder/", "/rsmoe.v1.VlmEncoder/"];
+    /// <summary>The pass-through routes to the internal services, and the gateway's own operator calls.</summary>
+    static readonly string[] OperatorOnlyPrefixes = ["/rsmoe.v1.Expert/", "/rsmoe.v1.ImageEncoder/", "/rsmoe.v1.VlmEncoder/", "/rsmoe.v1.Captioner/ReloadExpert"];
 
     readonly (byte[] Hash, ApiKey Key)[] _keys = options.ApiKeys
         .Select(k => (Convert.FromHexString(k.Sha256.Trim()), k))
@@ -65,7 +66,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, AccessOptions optio
                 given ? "the API key is not valid" : "an API key is required (header x-api-key)");
             return;
         }
-        if (options.RequireApiKey && PassThroughPrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal)) && key is { Operator: false })
+        if (options.RequireApiKey && OperatorOnlyPrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal)) && key is { Operator: false })
         {
             Refused.Add(1, new KeyValuePair<string, object?>("reason", "not-operator"));
             await Refusal.WriteAsync(context, StatusCodes.Status403Forbidden, StatusCode.PermissionDenied, "Forbidden",

@@ -69,23 +69,28 @@ public static class GatewayCommands
         }
     }
 
-    /// <summary><c>rsmoe reload ROLE [ADAPTER] --gateway URL</c>: swaps one expert's checkpoint while it serves.</summary>
+    /// <summary><c>rsmoe reload ROLE [ADAPTER] --gateway URL</c>: swaps one role's checkpoint on every replica while they serve.</summary>
     public static System.CommandLine.Command Reload()
     {
         var role = new System.CommandLine.Argument<string>("role") { Description = "theme, objects or relationships" };
-        var adapter = new System.CommandLine.Argument<string?>("adapter") { Description = "PEFT adapter folder on the expert's filesystem; omitted: its configured one", Arity = System.CommandLine.ArgumentArity.ZeroOrOne };
+        var adapter = new System.CommandLine.Argument<string?>("adapter") { Description = "PEFT adapter folder on the experts' filesystem (a relative path is resolved here); omitted: each replica's configured one", Arity = System.CommandLine.ArgumentArity.ZeroOrOne };
         var gateway = new System.CommandLine.Option<string>("--gateway") { Description = "The gateway's gRPC URL", DefaultValueFactory = _ => "http://127.0.0.1:5081" };
         var apiKey = ApiKeyOption();
-        var command = new System.CommandLine.Command("reload", "Swap one expert's checkpoint while it serves (through the gateway's pass-through route)") { role, adapter, gateway, apiKey };
+        var command = new System.CommandLine.Command("reload", "Swap one expert role's checkpoint on every replica, one after another, while they serve") { role, adapter, gateway, apiKey };
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
                 using var channel = Channel(parse.GetValue(gateway)!);
-                var info = await new Expert.ExpertClient(channel).ReloadAsync(new ReloadRequest { AdapterPath = parse.GetValue(adapter) ?? "" },
-                    [.. Headers(parse.GetValue(apiKey)), new Metadata.Entry("x-rsmoe-expert", parse.GetValue(role)!)], DateTime.UtcNow.AddMinutes(5), cancellationToken);
-                Console.WriteLine($"{info.Role} now serves {info.Version} ({info.CheckpointPath}); reloads: {info.Reloads}");
-                return 0;
+                string path = parse.GetValue(adapter) is { Length: > 0 } given ? Path.GetFullPath(given) : "";
+                var result = await new Captioner.CaptionerClient(channel).ReloadExpertAsync(new ReloadExpertRequest { Role = parse.GetValue(role)!, AdapterPath = path },
+                    Headers(parse.GetValue(apiKey)), DateTime.UtcNow.AddMinutes(15), cancellationToken);
+                foreach (var replica in result.Replicas)
+                    Console.WriteLine(replica.Error.Length == 0 ? $"{result.Role} at {replica.Replica} now serves {replica.Version}" : $"{result.Role} at {replica.Replica} failed: {replica.Error}");
+                Console.WriteLine($"reloaded {result.Reloaded} of {result.Replicas.Count} replicas of {result.Role}");
+                if (result.Reloaded == result.Replicas.Count) return 0;
+                Console.Error.WriteLine($"error: {result.Replicas.Count - result.Reloaded} of {result.Replicas.Count} replicas of {result.Role} did not reload (listed above); they serve their previous version");
+                return 2;
             }
             catch (RpcException e)
             {
