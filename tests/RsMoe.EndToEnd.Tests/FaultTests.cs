@@ -205,6 +205,36 @@ public sealed class FaultTests(FaultFixture fixture)
         Assert.Contains("relative", relative.Status.Detail);
     }
 
+    [Fact]
+    public async Task Captions_in_flight_during_a_reload_finish_on_the_old_weights_and_later_ones_use_the_new()
+    {
+        string[] samples = ["airport", "river", "farmland"];
+        foreach (var sample in samples) await Captioner.AskAsync(new AskRequest { Image = Image(ConstellationFixture.Sample(sample)), Question = "What is this?" }, deadline: Deadline);
+        var before = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("airport")) }, deadline: Deadline);
+        string old = before.Sections[2].Expert;
+        var inFlight = samples.Select(sample => Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample(sample)) }, deadline: Deadline).ResponseAsync).ToList();
+        await Task.Delay(400);   // with the relationships expert (30 ms a token here)
+        var swapped = await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "relationships", AdapterPath = Path.Combine(ConstellationFixture.ModelDirectory, "experts", "theme") },
+            deadline: DateTime.UtcNow.AddMinutes(2));
+        try
+        {
+            Assert.Equal(1, swapped.Reloaded);
+            // Every caption that was asked before the reload was written by the old weights, not "either version".
+            foreach (var caption in await Task.WhenAll(inFlight))
+            {
+                AssertWhole(caption);
+                Assert.Equal(old, caption.Sections[2].Expert);
+            }
+            var after = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(ConstellationFixture.Sample("airport")) }, deadline: Deadline);
+            Assert.Equal($"relationships@{swapped.Replicas[0].Version}", after.Sections[2].Expert);
+            Assert.NotEqual(old, after.Sections[2].Expert);
+        }
+        finally
+        {
+            Assert.Equal(1, (await Captioner.ReloadExpertAsync(new ReloadExpertRequest { Role = "relationships" }, deadline: DateTime.UtcNow.AddMinutes(2))).Reloaded);
+        }
+    }
+
     static void AssertWhole(CaptionResponse caption) =>
         Assert.True(caption.Sections.All(s => s.Error == ""), string.Join("; ", caption.Sections.Select(s => s.Error)));
 
