@@ -97,22 +97,17 @@ public static class RealImageryEvaluation
 
         // RSSCN7's validation photos: the theme section must name the class.
         var themeRight = new Dictionary<string, (int Right, int Total)>();
-        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(real.Rsscn7, "split.json"))))
+        var photos = Rsscn7.Split(real.Rsscn7, "val").GroupBy(p => p.Label).SelectMany(g => maxImages > 0 ? g.Take(maxImages / 7 + 1) : g).ToList();
+        foreach (var photo in photos)
         {
-            var photos = doc.RootElement.EnumerateArray().Where(e => e.GetProperty("split").GetString() == "val")
-                .GroupBy(e => e.GetProperty("class").GetString()!).SelectMany(g => maxImages > 0 ? g.Take(maxImages / 7 + 1) : g).ToList();
-            foreach (var photo in photos)
-            {
-                string label = photo.GetProperty("class").GetString()!;
-                using var tokens = cache.Get(Path.Combine(real.Rsscn7, "images", photo.GetProperty("file").GetString()!)).unsqueeze(0);
-                var caption = model.Caption(tokens, CaptionDefaults.Instruction, captionOptions);
-                captions++;
-                Count(caption.Sections);
-                bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, label);
-                var (r, t) = themeRight.GetValueOrDefault(label);
-                themeRight[label] = (r + (right ? 1 : 0), t + 1);
-                records.Add(new { benchmark = "rsscn7-val", image_id = photo.GetProperty("file").GetString(), label, caption = caption.Caption, theme_named = right });
-            }
+            using var tokens = cache.Get(photo.Path).unsqueeze(0);
+            var caption = model.Caption(tokens, CaptionDefaults.Instruction, captionOptions);
+            captions++;
+            Count(caption.Sections);
+            bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, photo.Label);
+            var (r, t) = themeRight.GetValueOrDefault(photo.Label);
+            themeRight[photo.Label] = (r + (right ? 1 : 0), t + 1);
+            records.Add(new { benchmark = "rsscn7-val", image_id = photo.File, label = photo.Label, caption = caption.Caption, theme_named = right });
         }
         int themePhotos = themeRight.Values.Sum(v => v.Total);
         var report = new Report(benchmarks, vqa.PerType, vqa.Overall, vqa.Questions,

@@ -27,16 +27,14 @@ public static class ThemeAccuracy
     {
         using var model = RsMoeModel.Load(modelDirectory);
         using var encoder = new ResNetImageEncoder();
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(rsscn7, "split.json")));
-        var items = doc.RootElement.EnumerateArray().Where(e => e.GetProperty("split").GetString() == split)
-            .GroupBy(e => e.GetProperty("class").GetString()!)
+        var items = RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, split).GroupBy(p => p.Label)
             .SelectMany(g => perClass > 0 ? g.Take(perClass) : g).ToList();
         var correct = new Dictionary<string, (int Right, int Total)>();
         string themeRole = model.Config.Router.ExpertRoles[0];
         foreach (var item in items)
         {
-            string label = item.GetProperty("class").GetString()!;
-            var pixels = ImageDecoder.Preprocess(Path.Combine(rsscn7, "images", item.GetProperty("file").GetString()!), ImagePreprocessing.ResNet18Cntk);
+            string label = item.Label;
+            var pixels = ImageDecoder.Preprocess(item.Path, ImagePreprocessing.ResNet18Cntk);
             using var tokens = encoder.Encode(TorchSharp.torch.tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
             var caption = model.Caption(tokens, "Describe this image in detail.", new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 20 }, onlyRoles: [themeRole]);
             bool right = Names(caption.Sections[0].Text, label);

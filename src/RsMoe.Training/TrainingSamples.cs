@@ -89,12 +89,9 @@ public static class TrainingSamples
         if (config.Rsscn7 is { } rsscn7)
         {
             // Real photographs at four scales: their class's sentences and the theme question.
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(rsscn7, "split.json")));
             var random = new Random(config.Seed);
-            foreach (var item in doc.RootElement.EnumerateArray().Where(e => e.GetProperty("split").GetString() == "train"))
+            foreach (var (path, label, _) in RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, "train"))
             {
-                string label = item.GetProperty("class").GetString()!;
-                string path = Path.Combine(rsscn7, "images", item.GetProperty("file").GetString()!);
                 var (themes, objects, relationships) = Rsscn7Sentences[label];
                 string theme = themes[random.Next(themes.Length)];
                 stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false));
