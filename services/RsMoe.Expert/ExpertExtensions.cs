@@ -21,7 +21,7 @@ public static class ExpertExtensions
             var model = services.GetRequiredService<ExpertSlot>().Current;
             long width = model.Lm.Config.HiddenSize;
             await model.GenerateAsync(new float[model.PrefixPositions * width], [model.PrefixPositions, width], "warm-up",
-                new GenerationOptions { MaxNewTokens = 2 }, cancellationToken: cancellationToken);
+                new GenerationOptions { MaxNewTokens = 2, MinNewTokens = 2 }, cancellationToken: cancellationToken);
         });
         return builder;
     }

@@ -18,8 +18,9 @@ public sealed class ReadinessTests
     [Fact]
     public async Task An_expert_is_not_ready_until_its_warm_up_pass_has_run_and_is_live_meanwhile()
     {
-        // Every decode step paused 3 s: the warm-up's one token keeps the expert not ready for that long.
-        using var host = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "theme", ["Expert:TokenDelay"] = "00:00:03" });
+        // Every decode step paused 5 s: the warm-up's decode step (it may not stop at the prefill: MinNewTokens) keeps the
+        // expert not ready for that long.
+        using var host = new ServiceHost<ExpertProgram>(new Dictionary<string, string> { ["Expert:Role"] = "theme", ["Expert:TokenDelay"] = "00:00:05" });
         using var http = host.CreateHttpClient();
         Assert.Equal(ServingStatus.NotServing, await host.HealthAsync());
         Assert.Equal(ServingStatus.Serving, await host.HealthAsync("liveness"));

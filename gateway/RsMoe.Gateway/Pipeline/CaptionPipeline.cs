@@ -69,6 +69,9 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         // Every expert refused the request itself: that is the caller's fault, said as such, not a backend outage.
         if (sections.All(s => s.Error.Length > 0) && failures.Values.All(status => status == StatusCode.InvalidArgument))
             throw new RpcException(new Status(StatusCode.InvalidArgument, string.Join("; ", sections.Select(s => s.Error))));
+        // The caller's own deadline ended every expert's call: say so, rather than call it an outage.
+        if (sections.All(s => s.Error.Length > 0) && failures.Values.All(status => status == StatusCode.DeadlineExceeded) && DateTime.UtcNow >= deadline)
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, "the caller's deadline passed before any expert answered"));
         if (sections.All(s => s.Error.Length > 0))
             throw new RpcException(new Status(StatusCode.Unavailable, "no expert answered: " + string.Join("; ", sections.Select(s => s.Error))));
         var written = sections.Where(s => s.Error.Length == 0).Select(s => new CaptionSection(s.Aspect, s.Expert, s.Text));

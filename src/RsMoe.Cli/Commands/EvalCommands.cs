@@ -39,9 +39,10 @@ public static class EvalCommands
         var cache = new Option<DirectoryInfo?>("--feature-cache") { Description = "Image-feature cache folder (default: runs/feature-cache)" };
         var max = new Option<int>("--max-images") { DefaultValueFactory = _ => 0, Description = "Only the first N images of each split (0 = all)" };
         var penalty = new Option<double?>("--repetition-penalty") { Description = "Captions' repetition penalty (default: the product's)" };
+        var beams = new Option<int?>("--num-beams") { Description = "Captions' beam width (default: the product's)" };
         var command = new Command("real", "Captions on UCM-captions and RSICD test, RSIVQA accuracy, RSSCN7 theme accuracy and empty outputs, beside published scores")
         {
-            model, shared, output, cache, max, penalty,
+            model, shared, output, cache, max, penalty, beams,
         };
         command.SetAction(parse =>
         {
@@ -50,7 +51,7 @@ public static class EvalCommands
                 var report = RsMoe.Training.RealImageryEvaluation.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
                     parse.GetValue(shared)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"),
                     parse.GetValue(max), Console.Error.WriteLine,
-                    parse.GetValue(penalty) is { } p ? new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 80, RepetitionPenalty = p } : null);
+                    CaptionOptions(parse.GetValue(penalty), parse.GetValue(beams)));
                 Console.WriteLine(RsMoe.Training.RealImageryEvaluation.Markdown(report));
                 return 0;
             }
@@ -60,6 +61,16 @@ public static class EvalCommands
             }
         });
         return command;
+    }
+
+    /// <summary>The product's caption settings with what the command line overrides, or null when it overrides nothing.</summary>
+    static RsMoe.Model.Generation.GenerationOptions? CaptionOptions(double? repetitionPenalty, int? beams)
+    {
+        if (repetitionPenalty is null && beams is null) return null;
+        var options = RsMoe.Model.Moe.RsMoeModel.DefaultCaptionOptions;
+        if (repetitionPenalty is { } p) options = options with { RepetitionPenalty = p };
+        if (beams is { } b) options = options with { NumBeams = b };
+        return options;
     }
 
     static Command Model()

@@ -8,13 +8,14 @@ namespace RsMoe.Model.Generation;
 /// <summary>
 /// Beam search as Hugging Face's BeamSearchScorer does it: 2·beams candidates per step, a hypothesis ends
 /// on a stop token (scored by sum of log-probabilities over length^penalty), and the best finished or
-/// still-running hypothesis wins. Each prompt is searched on its own, its beams forming the batch.
+/// still-running hypothesis wins. Each prompt is searched on its own, its beams forming the batch, all of them
+/// decoding with the prompt's adapter when it names one.
 /// </summary>
 internal static class BeamSearch
 {
     sealed record Hypothesis(List<int> Tokens, double Score);
 
-    public static GenerationResult Run(LlamaForCausalLM lm, IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options,
+    public static GenerationResult Run(LlamaForCausalLM lm, Lora.LoraBank? bank, IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options,
         Action<int, int>? onToken, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -24,6 +25,7 @@ internal static class BeamSearch
         double prefill = 0;
         for (int row = 0; row < prompts.Count; row++)
         {
+            using var adapter = prompts[row].Adapter is { } index ? bank!.Select(Enumerable.Repeat(index, options.NumBeams).ToList(), lm.Device) : null;
             var (best, score, reason, prefillSeconds) = SearchOne(lm, prompts[row], options, cancellationToken);
             prefill += prefillSeconds;
             foreach (var token in best) onToken?.Invoke(row, token);
@@ -70,6 +72,7 @@ internal static class BeamSearch
                 {
                     var stepScores = logits.select(1, -1).to_type(ScalarType.Float32);
                     stepScores = LogitsProcessing.ApplyRepetitionPenalty(stepScores, seen, options.RepetitionPenalty);
+                    stepScores = LogitsProcessing.Suppress(stepScores, options.Suppressed(step));
                     var logProbs = stepScores.log_softmax(-1) + tensor(beamScores, ScalarType.Float32, device).unsqueeze(1);
                     var (values, indices) = logProbs.view(1, -1).topk(2 * beams, -1);
                     topScores = values.cpu().data<float>().ToArray();

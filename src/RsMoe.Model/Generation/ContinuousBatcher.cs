@@ -93,6 +93,7 @@ public sealed class ContinuousBatcher : IDisposable
                 if (!_incoming.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) return;
                 continue;
             }
+            if (StepDelay > TimeSpan.Zero) Thread.Sleep(StepDelay);   // before the step, so even a request's last token waits
             try
             {
                 _decoder.Step(active.Select(r => r.Sequence!).ToList(), active.Select(r => r.Next).ToArray());
@@ -108,7 +109,6 @@ public sealed class ContinuousBatcher : IDisposable
                 foreach (var request in active) Fail(request, e);
                 active.Clear();
             }
-            if (StepDelay > TimeSpan.Zero) Thread.Sleep(StepDelay);
         }
     }
 
@@ -167,10 +167,12 @@ public sealed class ContinuousBatcher : IDisposable
     int Choose(Request request, ReadOnlySpan<float> logits)
     {
         var options = request.Options;
-        if (!options.DoSample) return _greedy.Choose(logits, request.Seen, options.RepetitionPenalty);
+        var suppressed = options.Suppressed(request.Generated.Count);
+        if (!options.DoSample) return _greedy.Choose(logits, request.Seen, options.RepetitionPenalty, suppressed);
         using var scope = NewDisposeScope();
         var row = tensor(logits.ToArray(), [1, logits.Length]);
         row = LogitsProcessing.ApplyRepetitionPenalty(row, tensor(request.Seen.Select(t => (long)t).ToArray(), [1, request.Seen.Count]), options.RepetitionPenalty);
+        row = LogitsProcessing.Suppress(row, suppressed);
         return (int)TextGenerator.ChooseTokens(row, options, request.Random).item<long>();
     }
 

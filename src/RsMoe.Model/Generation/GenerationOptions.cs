@@ -4,6 +4,8 @@ namespace RsMoe.Model.Generation;
 public sealed record GenerationOptions
 {
     public int MaxNewTokens { get; init; } = 64;
+    /// <summary>Stop tokens are never chosen before this many new tokens (Hugging Face's min_new_tokens), so an answer is never empty.</summary>
+    public int MinNewTokens { get; init; }
     /// <summary>Sample from the distribution instead of taking the most likely token.</summary>
     public bool DoSample { get; init; }
     public double Temperature { get; init; } = 1.0;
@@ -24,9 +26,13 @@ public sealed record GenerationOptions
     /// <summary>Seed for sampling; the same seed and inputs give the same tokens.</summary>
     public long? Seed { get; init; }
 
+    /// <summary>The tokens that may not be chosen after <paramref name="generated"/> new tokens: the stop tokens until <see cref="MinNewTokens"/>.</summary>
+    public IReadOnlyList<int> Suppressed(int generated) => generated < MinNewTokens ? StopTokenIds : [];
+
     public GenerationOptions Validate()
     {
         if (MaxNewTokens < 0) throw new ArgumentException("max new tokens must not be negative");
+        if (MinNewTokens < 0 || MinNewTokens > MaxNewTokens) throw new ArgumentException("min new tokens must lie between 0 and max new tokens");
         if (Temperature <= 0) throw new ArgumentException("temperature must be positive");
         if (TopP is <= 0 or > 1) throw new ArgumentException("top-p must be in (0, 1]");
         if (TopK < 0) throw new ArgumentException("top-k must not be negative");

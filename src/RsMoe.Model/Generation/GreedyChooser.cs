@@ -9,13 +9,19 @@ public sealed class GreedyChooser(int vocabSize)
 {
     readonly float[] _scores = new float[vocabSize];
 
-    public int Choose(ReadOnlySpan<float> logits, IEnumerable<int> seen, double repetitionPenalty)
+    /// <param name="suppressed">Tokens that may not be chosen now (stop tokens before the minimum length).</param>
+    public int Choose(ReadOnlySpan<float> logits, IEnumerable<int> seen, double repetitionPenalty, IReadOnlyList<int>? suppressed = null)
     {
-        if (repetitionPenalty == 1.0) return ArgMax(logits);
+        if (repetitionPenalty == 1.0 && (suppressed is null || suppressed.Count == 0)) return ArgMax(logits);
         logits.CopyTo(_scores);
-        float penalty = (float)repetitionPenalty;
-        foreach (int id in seen)
-            _scores[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty;
+        if (repetitionPenalty != 1.0)
+        {
+            float penalty = (float)repetitionPenalty;
+            foreach (int id in seen)
+                _scores[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty;
+        }
+        if (suppressed is not null)
+            foreach (int id in suppressed) _scores[id] = float.NegativeInfinity;
         return ArgMax(_scores);
     }
 

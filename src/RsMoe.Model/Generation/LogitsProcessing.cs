@@ -17,6 +17,15 @@ public static class LogitsProcessing
         return logits.scatter(1, seenTokens, penalised).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Tokens that may not be chosen now get −∞ in every row (Hugging Face's MinNewTokensLengthLogitsProcessor).</summary>
+    public static Tensor Suppress(Tensor logits, IReadOnlyList<int> tokens)
+    {
+        if (tokens.Count == 0) return logits;
+        using var scope = NewDisposeScope();
+        var columns = tensor(tokens.Select(t => (long)t).ToArray(), ScalarType.Int64, logits.device);
+        return logits.index_fill(-1, columns, Scalars.NegativeInfinity).MoveToOuterDisposeScope();
+    }
+
     public static Tensor ApplyTopK(Tensor logits, int topK)
     {
         if (topK <= 0 || topK >= logits.shape[^1]) return logits;

@@ -39,11 +39,9 @@ public sealed class TextGenerator
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("a prompt must hold at least one token or embedding");
         if (prompts.Any(p => p.Adapter is not null) && (_bank is null || prompts.Any(p => p.Adapter is null || p.Adapter < 0 || p.Adapter >= _bank.Names.Count)))
             throw new ArgumentException("every prompt must pick an adapter of the generator's bank, or none may");
-        if (_bank is not null && options.NumBeams > 1 && prompts.Any(p => p.Adapter is not null))
-            throw new ArgumentException("beam search with per-row adapters is not supported");
         using var noGrad = no_grad();
         return options.NumBeams > 1
-            ? BeamSearch.Run(_lm, prompts, options, onToken, cancellationToken)
+            ? BeamSearch.Run(_lm, _bank, prompts, options, onToken, cancellationToken)
             : Sample(prompts, options, onToken, cancellationToken);
     }
 
@@ -107,13 +105,14 @@ public sealed class TextGenerator
                 {
                     next = new long[batch];
                     for (int row = 0, i = 0; row < batch; row++)
-                        if (!finished[row]) next[row] = greedy!.Choose(cpu!.Logits(i++), seenIds[row], options.RepetitionPenalty);
+                        if (!finished[row]) next[row] = greedy!.Choose(cpu!.Logits(i++), seenIds[row], options.RepetitionPenalty, options.Suppressed(step));
                 }
                 else
                 {
                     using var scope = NewDisposeScope();
                     var scores = logits.select(1, -1).to_type(ScalarType.Float32);
                     scores = LogitsProcessing.ApplyRepetitionPenalty(scores, seen, options.RepetitionPenalty);
+                    scores = LogitsProcessing.Suppress(scores, options.Suppressed(step));
                     next = ChooseTokens(scores, options, random).cpu().data<long>().ToArray();
                 }
                 if (step == 0) prefillSeconds = clock.Elapsed.TotalSeconds;

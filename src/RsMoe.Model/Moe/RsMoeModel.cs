@@ -207,13 +207,16 @@ public sealed class RsMoeModel : IDisposable
 
     public LlamaForCausalLM ExpertOrBase(string role) => _experts.TryGetValue(role, out var e) ? e : Base;
 
+    /// <summary>How a caption's sections are decoded when the caller says nothing else.</summary>
+    public static GenerationOptions DefaultCaptionOptions { get; } = new() { MaxNewTokens = 80, RepetitionPenalty = 1.1 };
+
     /// <summary>Every expert writes its section; sections are merged in aspect order.</summary>
     public CaptionResult Caption(Tensor visualTokens, string instruction, GenerationOptions? options = null, Action<string, string>? onText = null,
         IReadOnlyCollection<string>? onlyRoles = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        options ??= new GenerationOptions { MaxNewTokens = 80, RepetitionPenalty = 1.1 };
+        options ??= DefaultCaptionOptions;
         options = options with { StopTokenIds = LlmTokenizer.EosTokenIds };
         using var encoded = Encode(visualTokens.narrow(0, 0, 1), [instruction]);
         var gate = encoded.Routing.Gate()[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();

@@ -89,6 +89,24 @@ public sealed class LoraBankTests : IDisposable
     }
 
     [Fact]
+    public void BeamSearchWithAnAdapterFindsWhatItsMergedExpertFinds()
+    {
+        using var baseModel = TinyModels.RandomLlama();
+        using var bank = LoraBank.Load(baseModel, _adapters);
+        var options = new GenerationOptions { MaxNewTokens = 8, NumBeams = 3 };
+        int[][] prompts = [[1, 5, 9], [1, 40, 41, 42, 43], [7, 8]];
+        var batched = new TextGenerator(baseModel, bank).Generate(prompts.Select((p, i) => new GenerationPrompt(p, Adapter: i)).ToList(), options);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var alone = new TextGenerator(_merged[i]).Generate(prompts[i], options);
+            Assert.Equal(alone.Tokens[0], batched.Tokens[i]);
+            Assert.Equal(alone.Scores![0], batched.Scores![i], 4);
+        }
+        // The adapters differ enough that the search's answer depends on which one it used.
+        Assert.NotEqual(batched.Tokens[0], new TextGenerator(_merged[1]).Generate(prompts[0], options).Tokens[0]);
+    }
+
+    [Fact]
     public void AdaptersThatDoNotFitTheBaseAreRefusedByName()
     {
         using var baseModel = TinyModels.RandomLlama();
