@@ -276,7 +276,7 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
     }
 
     [Fact]
-    public void The_load_tool_reports_throughput_latency_errors_and_refuses_other_machines()
+    public async Task The_load_tool_reports_throughput_latency_errors_and_refuses_other_machines()
     {
         string report = Path.Combine(Path.GetTempPath(), $"rsmoe-load-{Guid.NewGuid():N}.json");
         var (code, stdout, stderr) = Run("load", "--url", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "2", "--duration", "00:00:04",
@@ -288,6 +288,18 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         Assert.True(root.GetProperty("P99Ms").GetDouble() >= root.GetProperty("P50Ms").GetDouble());
         Assert.Equal(root.GetProperty("Requests").GetInt32(), root.GetProperty("ByStatus").GetProperty("OK").GetInt32());
         Assert.Contains("requests/s", stdout);
+        File.Delete(report);
+
+        // Most images new: every one the tool counts as never sent before costs the image encoder a call.
+        double encodes = await fixture.MetricAsync("gateway", "rsmoe_gateway_image_encodes_total");
+        (code, stdout, stderr) = Run("load", "--url", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "2", "--duration", "00:00:04",
+            "--warmup", "00:00:00", "--pool", "1", "--new-share", "1", "--images", RsMoe.Model.Tests.Support.SharedData.Path("rsicd", "images"), "--out", report);
+        Assert.True(code == 0, stderr + stdout);
+        using var fresh = JsonDocument.Parse(File.ReadAllText(report));
+        int newImages = fresh.RootElement.GetProperty("NewImages").GetInt32();
+        Assert.True(newImages >= fresh.RootElement.GetProperty("Requests").GetInt32() - 1, stdout);
+        Assert.True(await fixture.MetricAsync("gateway", "rsmoe_gateway_image_encodes_total") - encodes >= newImages, stdout);
+        Assert.Contains("never sent before", stdout);
         File.Delete(report);
 
         var (refused, _, why) = Run("load", "--url", "http://192.0.2.1:5081", "--duration", "00:00:01");

@@ -218,6 +218,33 @@ public sealed class LocalConstellation : IAsyncDisposable
         throw new InvalidOperationException("redis-server did not start");
     }
 
+    /// <summary>
+    /// The private Redis's INFO fields (memory, evictions, hits and misses), or none without one. One inline command over
+    /// RESP: the launcher carries no Redis client for this alone.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> RedisInfoAsync(CancellationToken cancellationToken = default)
+    {
+        var info = new Dictionary<string, string>();
+        if (_redisServer is null || _redis is not { HasExited: false }) return info;
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, _redisPort, cancellationToken);
+        var stream = client.GetStream();
+        await stream.WriteAsync("INFO\r\n"u8.ToArray(), cancellationToken);
+        using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+        string header = await reader.ReadLineAsync(cancellationToken) ?? "";
+        if (!header.StartsWith('$') || !int.TryParse(header[1..], out int length)) throw new InvalidDataException($"unexpected INFO reply '{header}'");
+        var body = new char[length];
+        for (int read = 0; read < length;)
+        {
+            int n = await reader.ReadAsync(body.AsMemory(read), cancellationToken);
+            if (n == 0) break;
+            read += n;
+        }
+        foreach (var line in new string(body).Split("\r\n"))
+            if (line.IndexOf(':') is > 0 and var colon && !line.StartsWith('#')) info[line[..colon]] = line[(colon + 1)..];
+        return info;
+    }
+
     /// <summary>Stops Redis as a crash would (the gateway must bypass it); for fault tests.</summary>
     public void KillRedis()
     {
