@@ -9,28 +9,28 @@ using static TorchSharp.torch;
 
 namespace RsMoe.Cli.Commands;
 
-/// <summary><c>rsmoe bench lm</c>: prefill and decode speed and peak memory of random-weight Llama shapes.</summary>
+/// <summary>
+/// <c>rsmoe bench lm</c>: prefill and decode speed and peak memory of random-weight Llama shapes, for our decoder and for
+/// llama.cpp on GGUF exports of the same shapes, measured one after another in this run.
+/// </summary>
 public static class BenchCommands
 {
-    /// <summary>llama.cpp decode tokens/s on this kind of machine (2 threads, 64 new tokens), from the model-core issue.</summary>
-    static readonly Dictionary<(string Shape, string DType), double> LlamaCppDecode = new()
-    {
-        [("1b", "fp32")] = 5.6, [("1b", "bf16")] = 12.8,
-        [("small", "fp32")] = 69, [("small", "bf16")] = 91,
-        [("tiny", "fp32")] = 890, [("tiny", "bf16")] = 1070,
-    };
+    /// <summary>Our decoder (<c>cpu</c>), a libtorch call per operation (<c>libtorch</c>), or <see cref="LlamaCpp"/>.</summary>
+    public const string LlamaCpp = "llama.cpp";
 
-    /// <param name="Decoder">cpu (the CPU decoder) or libtorch (a libtorch call per operation, RSMOE_CPU_DECODER=0).</param>
+    /// <param name="Decoder">cpu (the CPU decoder), libtorch (a libtorch call per operation, RSMOE_CPU_DECODER=0) or llama.cpp.</param>
+    /// <param name="DType">fp32 or bf16 for ours; the GGUF type (F32, F16, BF16, Q8_0) for llama.cpp.</param>
     /// <param name="WeightBytesPerToken">Bytes of weights one decode step reads: every layer and the output head.</param>
+    /// <param name="DecodeMin">Slowest of the <paramref name="Repetitions"/> runs; <paramref name="DecodeTokensPerSecond"/> is their median.</param>
+    /// <param name="Native">Which native build of llama.cpp ran (llama.cpp rows only).</param>
     public sealed record BenchRow(string Shape, string DType, int Threads, string Decoder, long Parameters, double WeightGiB, long WeightBytesPerToken,
         int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
-        double? LlamaCppDecodeTokensPerSecond, double? RatioToLlamaCpp);
-
-    internal static double? LlamaCpp(string shape, string dtype) => LlamaCppDecode.TryGetValue((shape, dtype), out var v) ? v : null;
+        int Repetitions = 1, double DecodeMin = 0, double DecodeMax = 0, string? Native = null);
 
     public static Command Create()
     {
         var bench = new Command("bench", "Benchmarks that print figures") { BenchmarkSuite.Create(), Lm(), LmOne(), Kernels(), ConstellationBenchmark.Create() };
+        foreach (var command in LlamaCppBenchmarks.Commands()) bench.Subcommands.Add(command);
         foreach (var command in ExpertBenchmarks.Commands()) bench.Subcommands.Add(command);
         return bench;
     }
@@ -47,26 +47,29 @@ public static class BenchCommands
     {
         var shapes = new Option<string>("--shapes") { DefaultValueFactory = _ => "tiny,small,1b", Description = "Comma-separated: tiny, small, 1b" };
         var dtypes = new Option<string>("--dtypes") { DefaultValueFactory = _ => "fp32,bf16" };
+        var peers = new Option<string>("--llama-cpp") { DefaultValueFactory = _ => "F32,F16,BF16,Q8_0", Description = "GGUF types llama.cpp runs on each shape (empty: none)" };
         var threads = new Option<string>("--threads") { DefaultValueFactory = _ => "1,2" };
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
+        var repetitions = new Option<int>("--repetitions") { DefaultValueFactory = _ => 3, Description = "Runs per row; the row is their median" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the rows as JSON here" };
-        var command = new Command("lm", "Prefill/decode tokens per second and peak memory, one child process per configuration")
+        var command = new Command("lm", "Prefill/decode tokens per second and peak memory, ours and llama.cpp's, one child process per run")
         {
-            shapes, dtypes, threads, promptTokens, newTokens, output,
+            shapes, dtypes, peers, threads, promptTokens, newTokens, repetitions, output,
         };
         command.SetAction(parse =>
         {
             var rows = new List<BenchRow>();
-            Console.WriteLine($"{"shape",-6} {"dtype",-5} {"thr",3} {"params",8} {"prefill t/s",12} {"decode t/s",11} {"peak MiB",9} {"llama.cpp",10} {"ratio",6}");
+            PrintHeader();
+            int[] threadCounts = Split(parse.GetValue(threads)!).Select(int.Parse).ToArray();
+            int prompt = parse.GetValue(promptTokens), produce = parse.GetValue(newTokens), runs = parse.GetValue(repetitions);
             foreach (var shape in Split(parse.GetValue(shapes)!))
+            {
                 foreach (var dtype in Split(parse.GetValue(dtypes)!))
-                    foreach (var t in Split(parse.GetValue(threads)!).Select(int.Parse))
-                    {
-                        var row = RunChild(shape, dtype, t, parse.GetValue(promptTokens), parse.GetValue(newTokens), cpuDecoder: true);
-                        rows.Add(row);
-                        Console.WriteLine($"{row.Shape,-6} {row.DType,-5} {row.Threads,3} {row.Parameters / 1e6,7:F1}M {row.PrefillTokensPerSecond,12:F1} {row.DecodeTokensPerSecond,11:F1} {row.PeakRssMiB,9:F0} {row.LlamaCppDecodeTokensPerSecond?.ToString("F1") ?? "-",10} {row.RatioToLlamaCpp?.ToString("F2") ?? "-",6}");
-                    }
+                    foreach (var t in threadCounts)
+                        rows.Add(PrintRow(RunChild(shape, dtype, t, prompt, produce, "cpu", runs)));
+                rows.AddRange(LlamaCppBenchmarks.Run(shape, Split(parse.GetValue(peers)!).ToArray(), threadCounts, prompt, produce, runs).Select(PrintRow));
+            }
             if (parse.GetValue(output) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { machine = Environment.MachineName, cores = Environment.ProcessorCount, rows }, new JsonSerializerOptions { WriteIndented = true }));
@@ -77,11 +80,34 @@ public static class BenchCommands
         return command;
     }
 
-    static IEnumerable<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    internal static void PrintHeader() =>
+        Console.WriteLine($"{"shape",-6} {"dtype",-5} {"thr",3} {"decoder",-9} {"params",8} {"prefill t/s",12} {"decode t/s",11} {"min–max",15} {"peak MiB",9}");
 
-    internal static BenchRow RunChild(string shape, string dtype, int threads, int promptTokens, int newTokens, bool cpuDecoder) =>
-        BenchmarkProcess.Run<BenchRow>(new Dictionary<string, string> { ["RSMOE_CPU_DECODER"] = cpuDecoder ? "1" : "0" },
-            "bench", "lm-one", "--shape", shape, "--dtype", dtype, "--threads", threads.ToString(), "--prompt-tokens", promptTokens.ToString(), "--new-tokens", newTokens.ToString());
+    internal static BenchRow PrintRow(BenchRow row)
+    {
+        Console.WriteLine($"{row.Shape,-6} {row.DType,-5} {row.Threads,3} {row.Decoder,-9} {row.Parameters / 1e6,7:F1}M {row.PrefillTokensPerSecond,12:F1} {row.DecodeTokensPerSecond,11:F1} {$"{row.DecodeMin:F1}–{row.DecodeMax:F1}",15} {row.PeakRssMiB,9:F0}");
+        return row;
+    }
+
+    internal static IEnumerable<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>One configuration in <paramref name="repetitions"/> child processes, one after another: the median run, with the spread of decode speed.</summary>
+    internal static BenchRow RunChild(string shape, string dtype, int threads, int promptTokens, int newTokens, string decoder, int repetitions = 1) =>
+        Median(Enumerable.Range(0, repetitions).Select(_ =>
+            BenchmarkProcess.Run<BenchRow>(new Dictionary<string, string> { ["RSMOE_CPU_DECODER"] = decoder == "libtorch" ? "0" : "1" },
+                "bench", "lm-one", "--shape", shape, "--dtype", dtype, "--threads", threads.ToString(), "--prompt-tokens", promptTokens.ToString(), "--new-tokens", newTokens.ToString())).ToList());
+
+    internal static BenchRow Median(IReadOnlyList<BenchRow> runs)
+    {
+        var sorted = runs.OrderBy(r => r.DecodeTokensPerSecond).ToList();
+        return sorted[(sorted.Count - 1) / 2] with
+        {
+            Repetitions = runs.Count,
+            DecodeMin = sorted[0].DecodeTokensPerSecond,
+            DecodeMax = sorted[^1].DecodeTokensPerSecond,
+            PeakRssMiB = runs.Max(r => r.PeakRssMiB),
+        };
+    }
 
     static Command Kernels()
     {
@@ -119,8 +145,7 @@ public static class BenchCommands
             var config = Shape(shapeName);
             using var lm = LlamaForCausalLM.Create(config, type, seed: 1);
             long parameters = lm.parameters().Sum(p => p.numel());
-            var random = new Random(5);
-            var ids = Enumerable.Range(0, prompt).Select(_ => random.Next(3, config.VocabSize)).ToArray();
+            var ids = PromptIds(config, prompt);
             var generator = new TextGenerator(lm);
 
             generator.Generate(ids[..8], new GenerationOptions { MaxNewTokens = 4 });   // warm-up
@@ -129,18 +154,23 @@ public static class BenchCommands
             double decode = result.DecodeTokensPerSecond;
 
             string typeName = TorchRuntime.DTypeName(type);
-            double? reference = t == 2 ? LlamaCpp(shapeName, typeName) : null;
             int elementSize = type == ScalarType.Float32 ? 4 : 2;
             // The embedding table is read one row per token, unless it doubles as the output head.
             long readPerToken = (parameters - (config.TieWordEmbeddings ? 0 : (long)config.VocabSize * config.HiddenSize)) * elementSize;
             string decoder = TextGenerator.UseCpuDecoder && RsMoe.Model.Decoding.CpuDecoder.Unsupported(lm) is null ? "cpu" : "libtorch";
             var row = new BenchRow(shapeName, typeName, t, decoder, parameters, parameters * elementSize / (double)(1L << 30), readPerToken,
-                prompt, produce, Math.Round(prefill, 1), Math.Round(decode, 2), Math.Round(BenchmarkProcess.PeakRssMiB(), 0), reference,
-                reference is { } v ? Math.Round(decode / v, 3) : null);
+                prompt, produce, Math.Round(prefill, 1), Math.Round(decode, 2), Math.Round(BenchmarkProcess.PeakRssMiB(), 0));
             Console.WriteLine(JsonSerializer.Serialize(row));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The prompt every decode benchmark, ours and llama.cpp's, starts from.</summary>
+    internal static int[] PromptIds(LlamaConfig config, int count)
+    {
+        var random = new Random(5);
+        return Enumerable.Range(0, count).Select(_ => random.Next(3, config.VocabSize)).ToArray();
     }
 
     static double MeasurePrefill(LlamaForCausalLM lm, int[] ids)

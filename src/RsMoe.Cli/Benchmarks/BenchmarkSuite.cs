@@ -70,12 +70,17 @@ internal static class BenchmarkSuite
         var lm = new List<BenchCommands.BenchRow>();
         string[] shapes = quick ? ["tiny"] : ["tiny", "small", "1b"];
         int[] threads = quick ? [2] : [1, 2];
+        int repetitions = quick ? 1 : 3;
+        BenchCommands.PrintHeader();
         foreach (var shape in shapes)
+        {
             foreach (var dtype in new[] { "fp32", "bf16" })
             {
-                foreach (int t in threads) lm.Add(Print(BenchCommands.RunChild(shape, dtype, t, 64, 64, cpuDecoder: true)));
-                lm.Add(Print(BenchCommands.RunChild(shape, dtype, 2, 64, 64, cpuDecoder: false)));
+                foreach (int t in threads) lm.Add(BenchCommands.PrintRow(BenchCommands.RunChild(shape, dtype, t, 64, 64, "cpu", repetitions)));
+                lm.Add(BenchCommands.PrintRow(BenchCommands.RunChild(shape, dtype, 2, 64, 64, "libtorch")));
             }
+            lm.AddRange(LlamaCppBenchmarks.Run(shape, ["F32", "F16", "BF16", "Q8_0"], threads, 64, 64, repetitions).Select(BenchCommands.PrintRow));
+        }
 
         Console.WriteLine("== three experts: one shared base and a LoRA bank in one pass, against three merged copies in turn");
         var experts = new List<ExpertBenchmarks.ExpertsRow>();

@@ -14,13 +14,14 @@ internal static class PerformanceReport
         md.AppendLine("# Performance");
         md.AppendLine();
         md.AppendLine($"Written by `./rsmoe bench suite` on {r.Date}{(r.Quick ? " (**--quick**: tiny shapes, few requests; not figures to quote)" : "")}; the raw rows are in");
-        md.AppendLine($"[`{jsonPath}`]({jsonPath}). Rerun it to regenerate this page. Every comparison below was measured within this one run except llama.cpp's decode speeds, which are constants quoted from the performance issue (taken on another machine), not measured here.");
+        md.AppendLine($"[`{jsonPath}`]({jsonPath}). Rerun it to regenerate this page. Every comparison below was measured within this one run, on this machine, minutes apart: llama.cpp too ({LlamaCppNative(r)}).");
         md.AppendLine();
         md.AppendLine("## In short");
         md.AppendLine();
-        var twoThreads = r.Lm.Where(x => x.Threads == 2 && x.Decoder == "cpu" && BenchCommands.LlamaCpp(x.Shape, x.DType) is not null).ToList();
-        md.AppendLine("- Single-sequence decode, 2 threads, against llama.cpp's quoted (not measured here) figures at the same precision class: " +
-            string.Join(", ", twoThreads.Select(x => $"{x.Shape} {x.DType} {x.DecodeTokensPerSecond / BenchCommands.LlamaCpp(x.Shape, x.DType)!.Value:F2}×")) + ".");
+        var peers = PeerComparisons(r).Where(c => c.Threads == 2).ToList();
+        if (peers.Count > 0)
+            md.AppendLine("- Single-sequence decode, 2 threads, against llama.cpp at the same precision, measured in this run (median of the runs, range from slowest to fastest): " +
+                string.Join(", ", peers.Select(c => $"{c.Shape} {c.Ours.DType} vs {c.Peer.DType} {c.Ratio:F2}× ({c.RatioLow:F2}–{c.RatioHigh:F2})")) + ".");
         var pairs = r.Experts.Where(x => x.Mode == "batched").Select(b => (b, r.Experts.First(x => x.Shape == b.Shape && x.DType == b.DType && x.Mode == "sequential"))).ToList();
         md.AppendLine("- Three experts on one shared base in one batched pass, against three separate copies decoded in turn: " +
             string.Join(", ", pairs.Select(p => $"{p.b.Shape} {p.b.DType} {p.b.TokensPerSecond / p.Item2.TokensPerSecond:F2}× the tokens/s in {p.b.PeakRssMiB / p.Item2.PeakRssMiB * 100:F0}% of the memory")) + ".");
@@ -59,17 +60,34 @@ internal static class PerformanceReport
         md.AppendLine("Random-weight Llama shapes (tiny: hidden 256, 4 layers; small: hidden 768, 12 layers; 1b: Llama-3.2-1B), a 64-token prompt,");
         md.AppendLine("64 new tokens greedy, one child process per row. *cpu* is the CPU decoder (decode steps in vectorised C# over the model's own");
         md.AppendLine("weights); *libtorch* is the same model with a libtorch call per operation (`RSMOE_CPU_DECODER=0`); prefill is libtorch in both.");
-        md.AppendLine("The ceiling is the weights one step reads over the measured read bandwidth at that thread count. llama.cpp's figures are");
-        md.AppendLine("constants quoted from the performance issue (2 threads, F32 against fp32, F16 against bf16; another machine), not measured in this run. Measured side by side on this machine (issue 17, llama.cpp through LLamaSharp.Backend.Cpu 0.30.0), ours was 0.65–0.92× llama.cpp on the small and Llama-3.2-1B shapes and 1.07–1.14× on tiny, so the ratios here overstate the decoder.");
+        md.AppendLine("*llama.cpp* is llama.cpp on a GGUF export of the same shape and seed (`rsmoe lm export-gguf`'s writer; F32, F16, BF16, or");
+        md.AppendLine("Q8_0 with its F16 fallback for rows that are not whole blocks), run on the same prompt ids, greedy, in its own child process.");
+        md.AppendLine("The ceiling is the weights one step reads over the measured read bandwidth at that thread count. Decode is the median of");
+        md.AppendLine("the runs; *range* is the slowest and fastest run.");
         md.AppendLine();
-        md.AppendLine("| shape | dtype | threads | decoder | weights read per token | prefill tokens/s | decode tokens/s | ceiling tokens/s | of ceiling | llama.cpp | ratio |");
+        md.AppendLine("| shape | dtype | threads | decoder | weights read per token | prefill tokens/s | decode tokens/s | range | ceiling tokens/s | of ceiling | peak RSS MiB |");
         md.AppendLine("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in r.Lm)
         {
             double bandwidth = row.Threads == 1 ? m.ReadGBps1Thread : m.ReadGBps2Threads;
             double ceiling = bandwidth * 1e9 / row.WeightBytesPerToken;
-            double? reference = row.Threads == 2 ? BenchCommands.LlamaCpp(row.Shape, row.DType) : null;
-            md.AppendLine($"| {row.Shape} | {row.DType} | {row.Threads} | {row.Decoder} | {row.WeightBytesPerToken / 1048576.0:F0} MiB | {row.PrefillTokensPerSecond:F0} | {row.DecodeTokensPerSecond:F1} | {ceiling:F1} | {row.DecodeTokensPerSecond / ceiling * 100:F0}% | {Opt(reference)} | {(reference is { } v ? (row.DecodeTokensPerSecond / v).ToString("F2") + "×" : "–")} |");
+            string range = row.Repetitions > 1 ? $"{row.DecodeMin:F1}–{row.DecodeMax:F1}" : "–";
+            md.AppendLine($"| {row.Shape} | {row.DType} | {row.Threads} | {row.Decoder} | {row.WeightBytesPerToken / 1048576.0:F0} MiB | {row.PrefillTokensPerSecond:F0} | {row.DecodeTokensPerSecond:F1} | {range} | {ceiling:F1} | {row.DecodeTokensPerSecond / ceiling * 100:F0}% | {row.PeakRssMiB:F0} |");
+        }
+        var comparisons = PeerComparisons(r);
+        if (comparisons.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("Our decoder against llama.cpp, same shape, same threads, same run. The ratio is of the medians; its range pairs our");
+            md.AppendLine("slowest run with llama.cpp's fastest and the other way round. llama.cpp's Q8_0 is beside them for what 8-bit weights buy.");
+            md.AppendLine();
+            md.AppendLine("| shape | threads | ours | tokens/s | llama.cpp | tokens/s | ratio | range | llama.cpp Q8_0 tokens/s |");
+            md.AppendLine("|---|---:|---|---:|---|---:|---:|---:|---:|");
+            foreach (var c in comparisons)
+            {
+                var q8 = r.Lm.FirstOrDefault(x => x.Decoder == BenchCommands.LlamaCpp && x.DType == "Q8_0" && x.Shape == c.Shape && x.Threads == c.Threads);
+                md.AppendLine($"| {c.Shape} | {c.Threads} | {c.Ours.DType} | {c.Ours.DecodeTokensPerSecond:F1} | {c.Peer.DType} | {c.Peer.DecodeTokensPerSecond:F1} | {c.Ratio:F2}× | {c.RatioLow:F2}–{c.RatioHigh:F2} | {Opt(q8?.DecodeTokensPerSecond)} |");
+            }
         }
         md.AppendLine();
         if (r.Lm.Any(x => x.DecodeTokensPerSecond > m.ReadGBps2Threads * 1e9 / x.WeightBytesPerToken))
@@ -164,6 +182,25 @@ internal static class PerformanceReport
         md.AppendLine("Every repeated question about an image skips the image encoder (JPEG decode, resize, ResNet-18) and its network hop.");
         return md.ToString();
     }
+
+    public sealed record PeerComparison(string Shape, int Threads, BenchCommands.BenchRow Ours, BenchCommands.BenchRow Peer)
+    {
+        public double Ratio => Ours.DecodeTokensPerSecond / Peer.DecodeTokensPerSecond;
+        public double RatioLow => Low(Ours) / High(Peer);
+        public double RatioHigh => High(Ours) / Low(Peer);
+        static double Low(BenchCommands.BenchRow r) => r.Repetitions > 1 ? r.DecodeMin : r.DecodeTokensPerSecond;
+        static double High(BenchCommands.BenchRow r) => r.Repetitions > 1 ? r.DecodeMax : r.DecodeTokensPerSecond;
+    }
+
+    /// <summary>Same precision class: our fp32 against F32, our bf16 against BF16 and F16.</summary>
+    public static List<PeerComparison> PeerComparisons(BenchmarkSuite.Results r) =>
+        (from ours in r.Lm.Where(x => x.Decoder == "cpu")
+         from peer in r.Lm.Where(x => x.Decoder == BenchCommands.LlamaCpp && x.Shape == ours.Shape && x.Threads == ours.Threads
+                                      && (ours.DType == "fp32" ? x.DType == "F32" : x.DType is "BF16" or "F16"))
+         select new PeerComparison(ours.Shape, ours.Threads, ours, peer)).ToList();
+
+    static string LlamaCppNative(BenchmarkSuite.Results r) =>
+        r.Lm.FirstOrDefault(x => x.Native is not null)?.Native is { } native ? $"llama.cpp ran as {native.Split(';')[0]}" : "no llama.cpp row in this run";
 
     static string Opt(double? v) => v is { } x ? x.ToString("F1") : "–";
 }

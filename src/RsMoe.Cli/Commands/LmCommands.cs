@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using RsMoe.Model;
 using RsMoe.Model.Checkpoints;
+using RsMoe.Model.Checkpoints.Gguf;
 using RsMoe.Model.Generation;
 using RsMoe.Model.Llm;
 using RsMoe.Model.Tokenizers;
@@ -12,7 +13,7 @@ namespace RsMoe.Cli.Commands;
 /// <summary><c>rsmoe lm …</c>: run and convert Hugging Face Llama-architecture models.</summary>
 public static class LmCommands
 {
-    public static Command Create() => new("lm", "Run a Llama-architecture language model") { Generate(), ImportOnnx() };
+    public static Command Create() => new("lm", "Run a Llama-architecture language model") { Generate(), ImportOnnx(), ExportGguf() };
 
     static Command Generate()
     {
@@ -138,6 +139,37 @@ public static class LmCommands
                 return 0;
             }
             catch (Exception e) when (e is InvalidDataException or FileNotFoundException or NotSupportedException or KeyNotFoundException)
+            {
+                return CliErrors.Report(e, false);
+            }
+        });
+        return command;
+    }
+
+    static Command ExportGguf()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Description = "Llama directory (config.json, model.safetensors), e.g. models/default/llm", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "GGUF file to write", Required = true };
+        var type = new Option<string>("--type") { Description = "Matrices as f32, f16, bf16 or q8_0 (norms stay f32)", DefaultValueFactory = _ => "f16" };
+        var tokenizer = new Option<DirectoryInfo?>("--tokenizer") { Description = "Directory with the tokenizer (default: the model directory, then its parent)" };
+        var command = new Command("export-gguf", "Write a Llama directory as a GGUF file that llama.cpp runs") { model, output, type, tokenizer };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                string directory = parse.GetValue(model)!.FullName;
+                var ggmlType = LlamaGgufExporter.ParseType(parse.GetValue(type)!);
+                var vocabulary = parse.GetValue(tokenizer) is { } t ? TokenizerLoader.FromDirectory(t.FullName)
+                    : TryTokenizer(directory, required: false) ?? (Directory.GetParent(directory) is { } parent ? TryTokenizer(parent.FullName, required: false) : null);
+                using var lm = LlamaForCausalLM.FromPretrained(directory);
+                var result = LlamaGgufExporter.Export(lm, parse.GetValue(output)!.FullName, ggmlType, vocabulary, Path.GetFileName(directory.TrimEnd('/')));
+                Console.WriteLine($"wrote {result.Path}: {result.Tensors} tensors, {result.Type}, {result.Bytes / 1048576.0:F1} MiB"
+                    + (vocabulary is null ? "; no tokenizer found, placeholder vocabulary" : $"; vocabulary from {vocabulary.Name}"));
+                if (result.KeptAsF16.Count > 0)
+                    Console.WriteLine($"kept as F16 (rows not a multiple of {GgmlEncoding.Q8BlockSize}): {string.Join(", ", result.KeptAsF16)}");
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or KeyNotFoundException)
             {
                 return CliErrors.Report(e, false);
             }
