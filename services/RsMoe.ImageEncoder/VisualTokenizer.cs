@@ -27,7 +27,7 @@ public sealed class VisualTokenizer : IDisposable
         switch (config.ImageEncoder)
         {
             case "resnet18":
-                _encoder = new ResNetImageEncoder(device: Device);
+                _encoder = new ResNetImageEncoder(string.IsNullOrWhiteSpace(options.ResNetDirectory) ? null : options.ResNetDirectory, Device);
                 Preprocessing = ImagePreprocessing.ResNet18Cntk;
                 break;
             case "instructblip-vision":

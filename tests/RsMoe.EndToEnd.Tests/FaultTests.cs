@@ -285,6 +285,55 @@ public sealed class FaultTests(FaultFixture fixture)
         Assert.Equal(CacheOutcome.Miss, (await Captioner.AskAsync(new AskRequest { Image = unseen, Question = "Is this a forest?" }, deadline: Deadline)).Cache);
     }
 
+    /// <summary>
+    /// An operator swaps the image encoder's checkpoint: the next lookup asks the encoder who it is, finds features cached
+    /// under another identity and encodes again. The stand-in for a retrained ResNet-18 is the same graph with a
+    /// different <c>doc_string</c> appended (protobuf keeps the last), so its weights' digest, the identity, differ.
+    /// </summary>
+    [Fact]
+    public async Task After_an_image_encoder_swap_features_of_the_old_encoder_are_never_served()
+    {
+        var image = Rsscn7("eForest/e013.jpg");
+        const string question = "Is this a forest?";
+        await Captioner.AskAsync(new AskRequest { Image = image, Question = question }, deadline: Deadline);
+        Assert.Equal(CacheOutcome.Hit, (await Captioner.AskAsync(new AskRequest { Image = image, Question = question }, deadline: Deadline)).Cache);
+
+        var encoder = fixture.Constellation.Service("image-encoder");
+        string swapped = Directory.CreateTempSubdirectory("rsmoe-encoder-swap-").FullName;
+        CopyDirectory(Path.Combine(Path.GetDirectoryName(encoder.Assembly)!, "DnnImageModels"), swapped);
+        using (var onnx = new FileStream(Path.Combine(swapped, "ResNet18Onnx", "ResNet18.onnx"), FileMode.Append))
+            onnx.Write([0x32, 7, .. "retrain"u8]);   // ModelProto field 6 (doc_string), length 7
+        encoder.Kill();
+        encoder.Environment["ImageEncoder__ResNetDirectory"] = swapped;
+        try
+        {
+            await fixture.RestartAsync("image-encoder");
+            double encodes = await fixture.MetricAsync("gateway", "rsmoe_gateway_image_encodes_total");
+            var after = await Captioner.AskAsync(new AskRequest { Image = image, Question = question }, deadline: Deadline);
+            Assert.Equal(CacheOutcome.Miss, after.Cache);
+            Assert.Equal(encodes + 1, await fixture.MetricAsync("gateway", "rsmoe_gateway_image_encodes_total"));
+            Assert.NotEmpty(after.Answer);
+            Assert.Equal(CacheOutcome.Hit, (await Captioner.AskAsync(new AskRequest { Image = image, Question = question }, deadline: Deadline)).Cache);
+        }
+        finally
+        {
+            encoder.Kill();
+            encoder.Environment.Remove("ImageEncoder__ResNetDirectory");
+            await fixture.RestartAsync("image-encoder");
+            Directory.Delete(swapped, recursive: true);
+        }
+    }
+
+    static void CopyDirectory(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
     [Fact]
     public async Task With_the_vlm_encoder_down_requests_are_unavailable_until_it_returns()
     {

@@ -30,7 +30,7 @@ public static class BenchCommands
     public static Command Create()
     {
         var bench = new Command("bench", "Benchmarks that print figures") { BenchmarkSuite.Create(), Lm(), LmOne(), Kernels(), ConstellationBenchmark.Create() };
-        foreach (var command in LlamaCppBenchmarks.Commands()) bench.Subcommands.Add(command);
+        foreach (var command in LlamaCppBenchmarks.Commands().Concat(ImageEncoderBenchmarks.Commands())) bench.Subcommands.Add(command);
         foreach (var command in ExpertBenchmarks.Commands()) bench.Subcommands.Add(command);
         return bench;
     }

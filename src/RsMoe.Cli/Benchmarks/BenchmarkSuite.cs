@@ -21,7 +21,7 @@ internal static class BenchmarkSuite
     public sealed record Results(string Date, bool Quick, Machine Machine,
         List<BenchCommands.BenchRow> Lm, List<ExpertBenchmarks.ExpertsRow> Experts, List<ExpertBenchmarks.ServeRow> Serve,
         List<ServingBenchmarks.ExpertServiceRow> ExpertService, List<ConstellationBenchmark.Row> Constellation, List<ServingBenchmarks.GatewayRow> Gateway,
-        string FeatureCache);
+        string FeatureCache, List<ImageEncoderBenchmarks.Row>? ImageEncoder = null);
 
     public static Command Create()
     {
@@ -95,6 +95,9 @@ internal static class BenchmarkSuite
                 foreach (var mode in new[] { "unbatched", "batched" })
                     serve.Add(Print(ExpertBenchmarks.RunServe(shape, dtype, mode, concurrency, quick ? 16 : 64)));
 
+        Console.WriteLine("== the image encoder: ResNet-18 in our executor against ONNX Runtime on the same graph");
+        var imageEncoder = ImageEncoderBenchmarks.Run(threads, quick ? 4 : 24, repetitions);
+
         var files = ConstellationBenchmark.ImageFiles(imageFolder);
         List<ServingBenchmarks.ExpertServiceRow> expertService = [];
         List<ConstellationBenchmark.Row> constellation;
@@ -124,7 +127,7 @@ internal static class BenchmarkSuite
             foreach (int concurrency in new[] { 1, 8 })
                 gateway.Add(Print(await ServingBenchmarks.GatewayOverheadAsync(client, image, concurrency, quick ? 40 : 400)));
         }
-        return new Results(DateTime.UtcNow.ToString("yyyy-MM-dd"), quick, machine, lm, experts, serve, expertService, constellation, gateway, cache);
+        return new Results(DateTime.UtcNow.ToString("yyyy-MM-dd"), quick, machine, lm, experts, serve, expertService, constellation, gateway, cache, imageEncoder);
     }
 
     static T Print<T>(T row)

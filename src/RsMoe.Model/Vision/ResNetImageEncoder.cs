@@ -12,22 +12,29 @@ namespace RsMoe.Model.Vision;
 /// </summary>
 public sealed class ResNetImageEncoder : IImageEncoder
 {
+    /// <summary>Who runs the graphs: ONNX Runtime on the CPU (the default there: 1.2–5× faster, measured), or libtorch
+    /// operators (<see cref="OnnxGraphExecutor"/>: any device, and the reference the tests hold ONNX Runtime to).</summary>
+    public enum Engine { OnnxRuntime, Libtorch }
+
     public const string FeatureMapOutput = "ReLU393_Output_0";
     public const string PooledOutput = "Pooling395_Output_0";
     public const int Width = 512;
     int IImageEncoder.TokenWidth => Width;
     public const int Side = 7;
 
-    readonly OnnxGraphExecutor _preprocess;
-    readonly OnnxGraphExecutor _network;
+    readonly OnnxGraphExecutor? _preprocess;
+    readonly OnnxGraphExecutor? _network;
+    readonly OnnxRuntimeFeatureMap? _onnxRuntime;
     readonly Tensor _positions;
 
     /// <summary>A stable name for caches: the model and the weights' digest.</summary>
     public string Identity { get; }
     public string ModelPath { get; }
     public Device Device { get; }
+    public Engine Runner { get; }
 
-    public ResNetImageEncoder(string? modelDirectory = null, Device? device = null)
+    /// <param name="engine">Default: ONNX Runtime on the CPU (on as many threads as torch is set to), libtorch elsewhere.</param>
+    public ResNetImageEncoder(string? modelDirectory = null, Device? device = null, Engine? engine = null)
     {
         modelDirectory ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
         ModelPath = Path.Combine(modelDirectory, "ResNet18Onnx", "ResNet18.onnx");
@@ -35,8 +42,17 @@ public sealed class ResNetImageEncoder : IImageEncoder
         if (!File.Exists(ModelPath) || !File.Exists(preprocessPath))
             throw new FileNotFoundException($"ResNet-18 ONNX files not found under '{modelDirectory}' (they come with the Microsoft.ML.DnnImageFeaturizer.ResNet18 package)");
         Device = device ?? CPU;
-        _preprocess = new OnnxGraphExecutor(preprocessPath, Device);
-        _network = new OnnxGraphExecutor(ModelPath, Device);
+        Runner = engine ?? (Device.type == DeviceType.CPU ? Engine.OnnxRuntime : Engine.Libtorch);
+        if (Runner == Engine.OnnxRuntime && Device.type != DeviceType.CPU) throw new NotSupportedException("the ONNX Runtime engine runs on the CPU only");
+        if (Runner == Engine.OnnxRuntime)
+        {
+            _onnxRuntime = new OnnxRuntimeFeatureMap(preprocessPath, ModelPath, FeatureMapOutput, get_num_threads());
+        }
+        else
+        {
+            _preprocess = new OnnxGraphExecutor(preprocessPath, Device);
+            _network = new OnnxGraphExecutor(ModelPath, Device);
+        }
         _positions = SineCosinePositions(Side, Width).to(Device).DetachFromDisposeScope();
         Identity = "resnet18-cntk-onnx-" + FileDigest.Short(ModelPath, 16);
     }
@@ -62,9 +78,16 @@ public sealed class ResNetImageEncoder : IImageEncoder
         var maps = new List<Tensor>();
         for (long i = 0; i < rgb.shape[0]; i++)
         {
+            if (_onnxRuntime is not null)
+            {
+                var pixels = rgb[i].to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
+                var (values, shape) = _onnxRuntime.Run(pixels);
+                maps.Add(tensor(values, shape.Select(d => (long)d).ToArray()).to(Device));
+                continue;
+            }
             var single = rgb.narrow(0, i, 1).to(ScalarType.Float32, Device);
-            var prepared = _preprocess.Run(single, "PreprocessedInput");
-            maps.Add(_network.Run(prepared, FeatureMapOutput));
+            var prepared = _preprocess!.Run(single, "PreprocessedInput");
+            maps.Add(_network!.Run(prepared, FeatureMapOutput));
         }
         return cat(maps, 0).MoveToOuterDisposeScope();
     }
@@ -92,8 +115,9 @@ public sealed class ResNetImageEncoder : IImageEncoder
 
     public void Dispose()
     {
-        _preprocess.Dispose();
-        _network.Dispose();
+        _preprocess?.Dispose();
+        _network?.Dispose();
+        _onnxRuntime?.Dispose();
         _positions.Dispose();
     }
 }

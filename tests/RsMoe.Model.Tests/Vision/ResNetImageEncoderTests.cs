@@ -12,16 +12,25 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
 {
     public sealed class Encoder : IDisposable
     {
-        public ResNetImageEncoder Model { get; } = new();
-        public void Dispose() => Model.Dispose();
+        /// <summary>The graphs as libtorch operators: the reference held to ONNX Runtime's own pooled output.</summary>
+        public ResNetImageEncoder Model { get; } = new(engine: ResNetImageEncoder.Engine.Libtorch);
+        /// <summary>The service's default: ONNX Runtime, answering with the inner feature map.</summary>
+        public ResNetImageEncoder OnnxRuntime { get; } = new();
+        public void Dispose()
+        {
+            Model.Dispose();
+            OnnxRuntime.Dispose();
+        }
     }
 
     readonly ResNetImageEncoder _encoder;
+    readonly ResNetImageEncoder _onnxRuntime;
     readonly ITestOutputHelper _output;
 
     public ResNetImageEncoderTests(Encoder encoder, ITestOutputHelper output)
     {
         _encoder = encoder.Model;
+        _onnxRuntime = encoder.OnnxRuntime;
         _output = output;
     }
 
@@ -66,6 +75,26 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
         Assert.True(maxDiff < 1e-4 * Math.Max(1, scale), $"pooled features differ by {maxDiff}");
         // Real photos give a spread of activations, not a constant.
         Assert.True(ours.Max() - ours.Min() > 0.5);
+    }
+
+    /// <summary>The service's engine gives the libtorch executor's feature map (not only the pooled vector), on real photos.</summary>
+    [Theory]
+    [InlineData("ucm/3.tif")]
+    [InlineData("rsicd/00004.jpg")]
+    public void TheOnnxRuntimeEngineGivesTheSameFeatureMap(string file)
+    {
+        using var scope = NewDisposeScope();
+        var pixels = tensor(Pixels(file), [1, 3, 224, 224]);
+        Assert.Equal(ResNetImageEncoder.Engine.OnnxRuntime, _onnxRuntime.Runner);
+        var reference = _encoder.FeatureMap(pixels);
+        var map = _onnxRuntime.FeatureMap(pixels);
+        Assert.Equal(reference.shape, map.shape);
+        double maxDiff = (map - reference).abs().max().item<float>();
+        double scale = reference.abs().max().item<float>();
+        _output.WriteLine($"{file}: max |map diff| {maxDiff:E2} (max |feature| {scale:F2})");
+        Assert.True(maxDiff < 1e-4 * Math.Max(1, scale), $"feature maps differ by {maxDiff}");
+        Assert.Equal(_encoder.Identity, _onnxRuntime.Identity);
+        Assert.Throws<ArgumentException>(() => _onnxRuntime.Encode(zeros(1, 3, 100, 100)));
     }
 
     [Fact]
