@@ -22,6 +22,10 @@ public sealed class BenchmarkSuiteTests
             var lm = root.GetProperty("Lm").EnumerateArray().ToList();
             Assert.Contains(lm, r => r.GetProperty("Decoder").GetString() == "cpu");
             Assert.Contains(lm, r => r.GetProperty("Decoder").GetString() == "libtorch");
+            // llama.cpp measured in the run itself, on every GGUF type, with the native build it loaded named.
+            Assert.Equal(["F32", "F16", "BF16", "Q8_0"], lm.Where(r => r.GetProperty("Decoder").GetString() == "llama.cpp").Select(r => r.GetProperty("DType").GetString()));
+            Assert.All(lm.Where(r => r.GetProperty("Decoder").GetString() == "llama.cpp"), r => Assert.Contains("LLamaSharp", r.GetProperty("Native").GetString()));
+            Assert.Equal(["libtorch", "onnxruntime"], root.GetProperty("ImageEncoder").EnumerateArray().Select(r => r.GetProperty("Engine").GetString()));
             Assert.All(lm, r => Assert.True(r.GetProperty("DecodeTokensPerSecond").GetDouble() > 0));
             Assert.Equal(["sequential", "batched"], root.GetProperty("Experts").EnumerateArray().Select(r => r.GetProperty("Mode").GetString()));
             Assert.All(root.GetProperty("Experts").EnumerateArray(), r => Assert.True(r.GetProperty("PeakRssMiB").GetDouble() > 0));
@@ -32,9 +36,10 @@ public sealed class BenchmarkSuiteTests
 
             string markdown = File.ReadAllText(report);
             foreach (var heading in new[] { "## 1. Decode and prefill", "## 2. Three experts on one shared base", "## 3. One expert under concurrent requests",
-                         "## 4. End to end", "## 5. The gateway's own overhead", "## 6. What the feature cache saves" })
+                         "## 4. End to end", "## 5. The gateway's own overhead", "## 6. What the feature cache saves", "## 7. The image encoder against ONNX Runtime" })
                 Assert.Contains(heading, markdown);
             Assert.DoesNotContain("NaN", markdown);
+            Assert.DoesNotContain("quoted from the performance issue", markdown);
             Assert.Contains("--quick", markdown);
         }
         finally
