@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using RsMoe.Model;
 using RsMoe.Model.Configs;
+using RsMoe.Model.Decoding;
 using RsMoe.Model.Generation;
 using RsMoe.Model.Llm;
 using static TorchSharp.torch;
@@ -18,8 +19,11 @@ public static class BenchCommands
     /// <summary>Our decoder (<c>cpu</c>), a libtorch call per operation (<c>libtorch</c>), or <see cref="LlamaCpp"/>.</summary>
     public const string LlamaCpp = "llama.cpp";
 
+    /// <summary>Our 8-bit decode weights as a benchmark dtype.</summary>
+    public const string Q8 = "q8_0";
+
     /// <param name="Decoder">cpu (the CPU decoder), libtorch (a libtorch call per operation, RSMOE_CPU_DECODER=0) or llama.cpp.</param>
-    /// <param name="DType">fp32 or bf16 for ours; the GGUF type (F32, F16, BF16, Q8_0) for llama.cpp.</param>
+    /// <param name="DType">fp32, bf16 or q8_0 (a bf16 model decoding from Q8_0 blocks) for ours; the GGUF type (F32, F16, BF16, Q8_0) for llama.cpp.</param>
     /// <param name="WeightBytesPerToken">Bytes of weights one decode step reads: every layer and the output head.</param>
     /// <param name="DecodeMin">Slowest of the <paramref name="Repetitions"/> runs; <paramref name="DecodeTokensPerSecond"/> is their median.</param>
     /// <param name="Native">Which native build of llama.cpp ran (llama.cpp rows only).</param>
@@ -46,7 +50,7 @@ public static class BenchCommands
     static Command Lm()
     {
         var shapes = new Option<string>("--shapes") { DefaultValueFactory = _ => "tiny,small,1b", Description = "Comma-separated: tiny, small, 1b" };
-        var dtypes = new Option<string>("--dtypes") { DefaultValueFactory = _ => "fp32,bf16" };
+        var dtypes = new Option<string>("--dtypes") { DefaultValueFactory = _ => "fp32,bf16,q8_0", Description = "Ours: fp32, bf16, q8_0 (8-bit decode weights)" };
         var peers = new Option<string>("--llama-cpp") { DefaultValueFactory = _ => "F32,F16,BF16,Q8_0", Description = "GGUF types llama.cpp runs on each shape (empty: none)" };
         var threads = new Option<string>("--threads") { DefaultValueFactory = _ => "1,2" };
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
@@ -116,10 +120,13 @@ public static class BenchCommands
         {
             foreach (int t in new[] { 1, 2 })
             {
-                Console.WriteLine($"threads {t}: read {RsMoe.Model.Decoding.DecodeProbes.ReadBandwidth(t):F1} GB/s");
+                Console.WriteLine($"threads {t}: read {DecodeProbes.ReadBandwidth(t):F1} GB/s");
                 foreach (var (rows, cols) in new[] { (2048, 2048), (8192, 2048), (768, 768), (32000, 256) })
+                {
                     foreach (var type in new[] { ScalarType.Float32, ScalarType.BFloat16 })
-                        Console.WriteLine($"  {type,-9} [{rows}x{cols}] {RsMoe.Model.Decoding.DecodeProbes.MatVecBandwidth(type, rows, cols, t):F1} GB/s");
+                        Console.WriteLine($"  {type,-9} [{rows}x{cols}] {DecodeProbes.MatVecBandwidth(type, rows, cols, t):F1} GB/s");
+                    Console.WriteLine($"  {"Q8_0",-9} [{rows}x{cols}] {DecodeProbes.MatVecBandwidth(ScalarType.Float32, rows, cols, t, q8: true):F1} GB/s");
+                }
             }
             return 0;
         });
@@ -129,7 +136,7 @@ public static class BenchCommands
     static Command LmOne()
     {
         var shape = new Option<string>("--shape") { Required = true };
-        var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "fp32" };
+        var dtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "fp32", Description = "fp32, bf16, or q8_0 (a bf16 model decoding from Q8_0 blocks)" };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 };
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
@@ -138,12 +145,15 @@ public static class BenchCommands
         command.SetAction(parse =>
         {
             string shapeName = parse.GetValue(shape)!;
-            var type = TorchRuntime.ParseDType(parse.GetValue(dtype)!);
+            string dtypeName = parse.GetValue(dtype)!;
+            bool q8 = dtypeName.Equals(Q8, StringComparison.OrdinalIgnoreCase);
+            var type = q8 ? ScalarType.BFloat16 : TorchRuntime.ParseDType(dtypeName);
             int t = parse.GetValue(threads);
             set_num_threads(t);
             int prompt = parse.GetValue(promptTokens), produce = parse.GetValue(newTokens);
             var config = Shape(shapeName);
             using var lm = LlamaForCausalLM.Create(config, type, seed: 1);
+            if (q8) lm.UseDecodeWeights(DecodeWeightFormat.Q8_0);
             long parameters = lm.parameters().Sum(p => p.numel());
             var ids = PromptIds(config, prompt);
             var generator = new TextGenerator(lm);
@@ -153,12 +163,16 @@ public static class BenchCommands
             var result = generator.Generate(ids, new GenerationOptions { MaxNewTokens = produce });
             double decode = result.DecodeTokensPerSecond;
 
-            string typeName = TorchRuntime.DTypeName(type);
+            string typeName = q8 ? Q8 : TorchRuntime.DTypeName(type);
             int elementSize = type == ScalarType.Float32 ? 4 : 2;
+            string decoder = TextGenerator.UseCpuDecoder && CpuDecoder.Unsupported(lm) is null ? "cpu" : "libtorch";
+            if (q8 && decoder != "cpu") throw new InvalidOperationException("8-bit decode weights are read by the CPU decoder only");
             // The embedding table is read one row per token, unless it doubles as the output head.
-            long readPerToken = (parameters - (config.TieWordEmbeddings ? 0 : (long)config.VocabSize * config.HiddenSize)) * elementSize;
-            string decoder = TextGenerator.UseCpuDecoder && RsMoe.Model.Decoding.CpuDecoder.Unsupported(lm) is null ? "cpu" : "libtorch";
-            var row = new BenchRow(shapeName, typeName, t, decoder, parameters, parameters * elementSize / (double)(1L << 30), readPerToken,
+            long readPerToken = decoder == "cpu" ? new CpuDecoder(lm, 1).WeightBytesPerStep
+                : (parameters - (config.TieWordEmbeddings ? 0 : (long)config.VocabSize * config.HiddenSize)) * elementSize;
+            // Resident weights: the model's own and, with 8-bit decoding, the Q8_0 copies beside them.
+            double weightGiB = (parameters * elementSize + lm.DecodeWeightBytes) / (double)(1L << 30);
+            var row = new BenchRow(shapeName, typeName, t, decoder, parameters, weightGiB, readPerToken,
                 prompt, produce, Math.Round(prefill, 1), Math.Round(decode, 2), Math.Round(BenchmarkProcess.PeakRssMiB(), 0));
             Console.WriteLine(JsonSerializer.Serialize(row));
             return 0;

@@ -74,10 +74,11 @@ internal static class BenchmarkSuite
         BenchCommands.PrintHeader();
         foreach (var shape in shapes)
         {
-            foreach (var dtype in new[] { "fp32", "bf16" })
+            foreach (var dtype in new[] { "fp32", "bf16", BenchCommands.Q8 })
             {
                 foreach (int t in threads) lm.Add(BenchCommands.PrintRow(BenchCommands.RunChild(shape, dtype, t, 64, 64, "cpu", repetitions)));
-                lm.Add(BenchCommands.PrintRow(BenchCommands.RunChild(shape, dtype, 2, 64, 64, "libtorch")));
+                // libtorch has no 8-bit path: its row is for the dtypes it runs.
+                if (dtype != BenchCommands.Q8) lm.Add(BenchCommands.PrintRow(BenchCommands.RunChild(shape, dtype, 2, 64, 64, "libtorch")));
             }
             lm.AddRange(LlamaCppBenchmarks.Run(shape, ["F32", "F16", "BF16", "Q8_0"], threads, 64, 64, repetitions).Select(BenchCommands.PrintRow));
         }

@@ -40,7 +40,7 @@ internal static class PerformanceReport
         md.AppendLine("Where the time went before: a decode step is about fifteen small operations per layer, and each libtorch call from");
         md.AppendLine("TorchSharp costs several microseconds of handles, dispose scopes and P/Invoke, which on the small shapes outweighed the");
         md.AppendLine("weight reads themselves (the *libtorch* rows below). The CPU decoder does each step in vectorised C# over the model's own");
-        md.AppendLine("weight memory (fp32, or bf16 widened in registers), splits the matrix products across the threads by output rows, and steps");
+        md.AppendLine("weight memory (fp32, bf16 widened in registers, or Q8_0 blocks multiplied in int8 against the input rounded to int8 blocks, as llama.cpp does), splits the matrix products across the threads by output rows, and steps");
         md.AppendLine("any number of sequences together so a batch reads each weight once. Prefill stays in libtorch, whose matrix-matrix kernels");
         md.AppendLine("are what long prompts need. The CPU decoder's logits equal libtorch's to 1e-3 in the tests, and greedy and seeded sampled");
         md.AppendLine("tokens are identical.");
@@ -60,6 +60,8 @@ internal static class PerformanceReport
         md.AppendLine("Random-weight Llama shapes (tiny: hidden 256, 4 layers; small: hidden 768, 12 layers; 1b: Llama-3.2-1B), a 64-token prompt,");
         md.AppendLine("64 new tokens greedy, one child process per row. *cpu* is the CPU decoder (decode steps in vectorised C# over the model's own");
         md.AppendLine("weights); *libtorch* is the same model with a libtorch call per operation (`RSMOE_CPU_DECODER=0`); prefill is libtorch in both.");
+        md.AppendLine("*q8_0* is a bf16 model whose projections and head the CPU decoder reads as Q8_0 blocks quantised at load (`--weights q8_0`;");
+        md.AppendLine("the bf16 weights stay resident for libtorch's prefill, so its memory is the sum of both).");
         md.AppendLine("*llama.cpp* is llama.cpp on a GGUF export of the same shape and seed (`rsmoe lm export-gguf`'s writer; F32, F16, BF16, or");
         md.AppendLine("Q8_0 with its F16 fallback for rows that are not whole blocks), run on the same prompt ids, greedy, in its own child process.");
         md.AppendLine("The ceiling is the weights one step reads over the measured read bandwidth at that thread count. Decode is the median of");
@@ -79,15 +81,13 @@ internal static class PerformanceReport
         {
             md.AppendLine();
             md.AppendLine("Our decoder against llama.cpp, same shape, same threads, same run. The ratio is of the medians; its range pairs our");
-            md.AppendLine("slowest run with llama.cpp's fastest and the other way round. llama.cpp's Q8_0 is beside them for what 8-bit weights buy.");
+            md.AppendLine("slowest run with llama.cpp's fastest and the other way round. Our q8_0 reads the same Q8_0 blocks as llama.cpp's Q8_0 but keeps");
+            md.AppendLine("the activations in fp32; llama.cpp rounds them to 8 bits too and multiplies in integers.");
             md.AppendLine();
-            md.AppendLine("| shape | threads | ours | tokens/s | llama.cpp | tokens/s | ratio | range | llama.cpp Q8_0 tokens/s |");
-            md.AppendLine("|---|---:|---|---:|---|---:|---:|---:|---:|");
+            md.AppendLine("| shape | threads | ours | tokens/s | llama.cpp | tokens/s | ratio | range |");
+            md.AppendLine("|---|---:|---|---:|---|---:|---:|---:|");
             foreach (var c in comparisons)
-            {
-                var q8 = r.Lm.FirstOrDefault(x => x.Decoder == BenchCommands.LlamaCpp && x.DType == "Q8_0" && x.Shape == c.Shape && x.Threads == c.Threads);
-                md.AppendLine($"| {c.Shape} | {c.Threads} | {c.Ours.DType} | {c.Ours.DecodeTokensPerSecond:F1} | {c.Peer.DType} | {c.Peer.DecodeTokensPerSecond:F1} | {c.Ratio:F2}× | {c.RatioLow:F2}–{c.RatioHigh:F2} | {Opt(q8?.DecodeTokensPerSecond)} |");
-            }
+                md.AppendLine($"| {c.Shape} | {c.Threads} | {c.Ours.DType} | {c.Ours.DecodeTokensPerSecond:F1} | {c.Peer.DType} | {c.Peer.DecodeTokensPerSecond:F1} | {c.Ratio:F2}× | {c.RatioLow:F2}–{c.RatioHigh:F2} |");
         }
         md.AppendLine();
         if (r.Lm.Any(x => x.DecodeTokensPerSecond > m.ReadGBps2Threads * 1e9 / x.WeightBytesPerToken))
@@ -215,11 +215,11 @@ internal static class PerformanceReport
         static double High(BenchCommands.BenchRow r) => r.Repetitions > 1 ? r.DecodeMax : r.DecodeTokensPerSecond;
     }
 
-    /// <summary>Same precision class: our fp32 against F32, our bf16 against BF16 and F16.</summary>
+    /// <summary>Same precision class: our fp32 against F32, our bf16 against BF16 and F16, our q8_0 against Q8_0.</summary>
     public static List<PeerComparison> PeerComparisons(BenchmarkSuite.Results r) =>
         (from ours in r.Lm.Where(x => x.Decoder == "cpu")
          from peer in r.Lm.Where(x => x.Decoder == BenchCommands.LlamaCpp && x.Shape == ours.Shape && x.Threads == ours.Threads
-                                      && (ours.DType == "fp32" ? x.DType == "F32" : x.DType is "BF16" or "F16"))
+                                      && (ours.DType switch { "fp32" => x.DType == "F32", BenchCommands.Q8 => x.DType == "Q8_0", _ => x.DType is "BF16" or "F16" }))
          select new PeerComparison(ours.Shape, ours.Threads, ours, peer)).ToList();
 
     static string LlamaCppNative(BenchmarkSuite.Results r) =>

@@ -43,6 +43,11 @@ public sealed unsafe class CpuDecoder
     public int VocabSize => _vocab;
     public int Threads => _threads;
 
+    /// <summary>Bytes of weights one decode step reads: every layer's projections and norms, the final norm and the output head.</summary>
+    public long WeightBytesPerStep =>
+        _layers.Sum(l => new[] { l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down }.Sum(x => x.Weight.Bytes + x.Bias.Bytes) + l.InputNorm.Bytes + l.PostNorm.Bytes)
+        + _norm.Bytes + _head.Bytes;
+
     /// <summary>Why <paramref name="lm"/> cannot be decoded here (null when it can).</summary>
     public static string? Unsupported(LlamaForCausalLM lm)
     {
@@ -74,7 +79,7 @@ public sealed unsafe class CpuDecoder
         _inverseFrequencies = LlamaRotaryEmbedding.InverseFrequencies(config);
         _embed = WeightView.Of(lm.Model.EmbedTokens.weight!);
         _norm = WeightView.Of(lm.Model.Norm.Weight);
-        _head = WeightView.Of(lm.HeadWeight);
+        _head = lm.HeadDecodeWeight is { } head ? WeightView.Of(head) : WeightView.Of(lm.HeadWeight);
         _layers = lm.Model.Layers.Select(l => new Layer(
             View(l.SelfAttention.QProj), View(l.SelfAttention.KProj), View(l.SelfAttention.VProj), View(l.SelfAttention.OProj),
             View(l.Mlp.GateProj), View(l.Mlp.UpProj), View(l.Mlp.DownProj),
@@ -86,7 +91,7 @@ public sealed unsafe class CpuDecoder
     {
         var bank = layer.Bank;
         if (bank is { } b && b.A.device_type != DeviceType.CPU) throw new NotSupportedException("the LoRA bank is not on the CPU");
-        return new Linear(WeightView.Of(layer.Weight), WeightView.OfOptional(layer.Bias),
+        return new Linear(layer.DecodeWeight is { } q8 ? WeightView.Of(q8) : WeightView.Of(layer.Weight), WeightView.OfOptional(layer.Bias),
             bank is { } x ? FlatView(x.A) : default, bank is { } y ? FlatView(y.BT) : default);
     }
 
@@ -191,19 +196,22 @@ public sealed unsafe class CpuDecoder
     void Project(float* input, int rows, IReadOnlyList<DecodeSequence> sequences, params ReadOnlySpan<(Linear Linear, nint Output)> group)
     {
         int inFeatures = group[0].Linear.In;
-        bool anyBf16 = false;
+        var format = group[0].Linear.Weight.Format;
         long work = 0;
         for (int j = 0; j < group.Length; j++)
         {
             _group[j] = group[j].Linear;
             _groupOutputs[j] = group[j].Output;
-            anyBf16 |= group[j].Linear.Weight.IsBf16;
+            // One packing of the input serves the whole group, so its matrices share a format (they share their input width, which decides quantisation).
+            if (group[j].Linear.Weight.Format != format) throw new InvalidOperationException("a projection group mixes weight formats");
             work += (long)group[j].Linear.Out * inFeatures;
         }
         fixed (float* packed = _packed)
         {
-            if (anyBf16)
+            if (format == WeightView.Kind.Bf16)
                 for (int r = 0; r < rows; r++) DecodeKernels.PackForBf16(input + (long)r * inFeatures, packed + (long)r * inFeatures, inFeatures);
+            else if (format == WeightView.Kind.Q8_0)
+                for (int r = 0; r < rows; r++) DecodeKernels.QuantizeActivations(input + (long)r * inFeatures, (byte*)(packed + (long)r * inFeatures), inFeatures);
             _groupCount = group.Length;
             _groupRows = rows;
             _groupInput = (nint)input;

@@ -8,11 +8,11 @@ namespace RsMoe.Model.Decoding;
 /// once per step, so the matrix kernels stream four weight rows at a time against every input row (the weights are
 /// read once for all sequences in the batch) and bf16 weights are widened in registers, never copied to fp32.
 /// </summary>
-internal static unsafe class DecodeKernels
+internal static unsafe partial class DecodeKernels
 {
     /// <summary>
     /// y[r, o] = Σ_i W[o, i]·x[r, i] for output rows o in [start, end). <paramref name="xPacked"/> is x in the layout
-    /// <see cref="PackForBf16"/> writes when W is bf16, else x itself.
+    /// <see cref="PackForBf16"/> writes when W is bf16, <see cref="QuantizeActivations"/>'s when W is Q8_0, else x itself.
     /// </summary>
     /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of a matrix's output rows, split on multiples of 4 (the kernels' row block).</summary>
     public static (int Start, int End) OutputRows(int rows, int part, int parts)
@@ -27,6 +27,11 @@ internal static unsafe class DecodeKernels
     {
         int n = w.Columns;
         int o = start;
+        if (w.IsQ8)
+        {
+            MatMulQ8(w, (byte*)xPacked, rows, y, yStride, start, end);
+            return;
+        }
         if (w.IsBf16 && rows == 1 && Vector512.IsHardwareAccelerated)
         {
             // One input row: weight rows one after another, a single sequential stream the prefetcher follows across rows.

@@ -50,34 +50,47 @@ public static unsafe class DecodeProbes
         return Vector256.Sum(a0 + a1 + a2 + a3);
     }
 
-    /// <summary>GB/s of weights the decoder's matrix kernel reads for one input row against a [rows, columns] matrix.</summary>
-    public static double MatVecBandwidth(ScalarType dtype, int rows, int columns, int threads, int repeats = 20)
+    /// <summary>
+    /// GB/s of weights the decoder's matrix kernel reads for one input row against a [rows, columns] matrix of fp32 or
+    /// bf16 (<paramref name="dtype"/>), or of Q8_0 blocks when <paramref name="q8"/>.
+    /// </summary>
+    public static double MatVecBandwidth(ScalarType dtype, int rows, int columns, int threads, int repeats = 20, bool q8 = false)
     {
         using var scope = NewDisposeScope();
         // Enough matrices, visited in turn, that none is still in the last-level cache when it comes round again.
-        long matrixBytes = (long)rows * columns * (dtype == ScalarType.BFloat16 ? 2 : 4);
+        long matrixBytes = q8 ? (long)rows * (columns / Q8Matrix.BlockSize) * Q8Matrix.BlockBytes : (long)rows * columns * (dtype == ScalarType.BFloat16 ? 2 : 4);
         int count = (int)Math.Max(2, (512L << 20) / matrixBytes);
-        var weights = Enumerable.Range(0, count).Select(_ => randn(rows, columns).to_type(dtype)).ToArray();
+        var tensors = Enumerable.Range(0, count).Select(_ => randn(rows, columns).to_type(dtype)).ToArray();
+        var quantized = q8 ? tensors.Select(Q8Matrix.Quantize).ToArray() : [];
+        var views = q8 ? quantized.Select(WeightView.Of).ToArray() : tensors.Select(WeightView.Of).ToArray();
         var x = GC.AllocateUninitializedArray<float>(columns, pinned: true);
         var packed = GC.AllocateUninitializedArray<float>(columns, pinned: true);
         var y = GC.AllocateUninitializedArray<float>(rows, pinned: true);
         Array.Fill(x, 0.5f);
         double best = 0;
-        fixed (float* xp = x, pp = packed, yp = y)
+        try
         {
-            nint xs = (nint)xp, ps = (nint)pp, ys = (nint)yp;
-            for (int repeat = 0; repeat < repeats * count; repeat++)
+            fixed (float* xp = x, pp = packed, yp = y)
             {
-                var view = WeightView.Of(weights[repeat % count]);
-                var clock = Stopwatch.StartNew();
-                if (view.IsBf16) DecodeKernels.PackForBf16(xp, pp, columns);
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                nint xs = (nint)xp, ps = (nint)pp, ys = (nint)yp;
+                for (int repeat = 0; repeat < repeats * count; repeat++)
                 {
-                    var (start, end) = DecodeKernels.OutputRows(rows, t, threads);
-                    DecodeKernels.MatMul(view, (float*)xs, (float*)ps, 1, (float*)ys, rows, start, end);
-                });
-                best = Math.Max(best, matrixBytes / clock.Elapsed.TotalSeconds / 1e9);
+                    var view = views[repeat % count];
+                    var clock = Stopwatch.StartNew();
+                    if (view.IsBf16) DecodeKernels.PackForBf16(xp, pp, columns);
+                    if (view.IsQ8) DecodeKernels.QuantizeActivations(xp, (byte*)pp, columns);
+                    Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                    {
+                        var (start, end) = DecodeKernels.OutputRows(rows, t, threads);
+                        DecodeKernels.MatMul(view, (float*)xs, (float*)ps, 1, (float*)ys, rows, start, end);
+                    });
+                    best = Math.Max(best, matrixBytes / clock.Elapsed.TotalSeconds / 1e9);
+                }
             }
+        }
+        finally
+        {
+            foreach (var m in quantized) m.Dispose();
         }
         return best;
     }

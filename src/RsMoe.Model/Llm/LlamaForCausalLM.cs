@@ -1,5 +1,7 @@
 using RsMoe.Model.Checkpoints;
 using RsMoe.Model.Configs;
+using RsMoe.Model.Decoding;
+using RsMoe.Model.Lora;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,6 +21,41 @@ public sealed class LlamaForCausalLM : nn.Module
     public LlamaModel Model => model;
     /// <summary>The output projection: lm_head, or the input embeddings when they are tied.</summary>
     internal Tensor HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
+
+    /// <summary>Which weights the CPU decoder reads (<see cref="UseDecodeWeights"/>); libtorch passes always use the model's own.</summary>
+    public DecodeWeightFormat DecodeWeights { get; private set; }
+
+    /// <summary>The output head in the decoder's 8-bit form when <see cref="DecodeWeights"/> is Q8_0.</summary>
+    public Q8Matrix? HeadDecodeWeight { get; private set; }
+
+    /// <summary>
+    /// Chooses the weights the CPU decoder reads: <see cref="DecodeWeightFormat.Q8_0"/> quantises every projection
+    /// and the output head (matrices whose rows are not whole 32-value blocks stay as they are). Call it once the
+    /// weights are final (adapters merged); a later merge or unmerge quantises again.
+    /// </summary>
+    public void UseDecodeWeights(DecodeWeightFormat format)
+    {
+        if (format == DecodeWeightFormat.Q8_0 && Device.type != DeviceType.CPU) throw new NotSupportedException("8-bit decode weights are for the CPU decoder; the model is not on the CPU");
+        foreach (var (_, layer) in LoraInjector.Layers(this))
+        {
+            if (format == DecodeWeightFormat.Q8_0) layer.QuantizeForDecoding();
+            else layer.DropDecodeWeight();
+        }
+        HeadDecodeWeight?.Dispose();
+        HeadDecodeWeight = format == DecodeWeightFormat.Q8_0 && Q8Matrix.CanQuantize(HeadWeight) ? Q8Matrix.Quantize(HeadWeight) : null;
+        DecodeWeights = format;
+    }
+
+    /// <summary>Bytes of the decoder's 8-bit copies (zero with full weights).</summary>
+    public long DecodeWeightBytes =>
+        LoraInjector.Layers(this).Sum(l => l.Layer.DecodeWeight?.Bytes ?? 0) + (HeadDecodeWeight?.Bytes ?? 0);
+
+    protected override void Dispose(bool disposing)
+    {
+        HeadDecodeWeight?.Dispose();
+        HeadDecodeWeight = null;
+        base.Dispose(disposing);
+    }
 
     public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
     {

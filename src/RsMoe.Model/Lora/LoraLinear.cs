@@ -1,4 +1,5 @@
 using TorchSharp;
+using RsMoe.Model.Decoding;
 using RsMoe.Model.Llm;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -52,6 +53,35 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     }
 
     internal void DetachBank() => Bank = null;
+
+    /// <summary>
+    /// The weight as the CPU decoder reads it when the model decodes with 8-bit weights (null: the weight itself).
+    /// Merging or unmerging an adapter quantises it again, so it never lags the weight.
+    /// </summary>
+    public Q8Matrix? DecodeWeight { get; private set; }
+
+    /// <summary>Quantises the weight for the CPU decoder; false when its rows are not whole Q8_0 blocks (it stays as it is).</summary>
+    internal bool QuantizeForDecoding()
+    {
+        if (!Q8Matrix.CanQuantize(weight)) return false;
+        var fresh = Q8Matrix.Quantize(weight);
+        DecodeWeight?.Dispose();
+        DecodeWeight = fresh;
+        return true;
+    }
+
+    internal void DropDecodeWeight()
+    {
+        DecodeWeight?.Dispose();
+        DecodeWeight = null;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        DecodeWeight?.Dispose();
+        DecodeWeight = null;
+        base.Dispose(disposing);
+    }
 
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
@@ -109,6 +139,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using (no_grad()) weight.add_(Delta(), Scalars.One);
         IsMerged = true;
+        if (DecodeWeight is not null) QuantizeForDecoding();
     }
 
     /// <summary>Undoes <see cref="Merge"/>, restoring the base weight.</summary>
@@ -118,6 +149,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using (no_grad()) weight.add_(Delta(), Scalars.MinusOne);
         IsMerged = false;
+        if (DecodeWeight is not null) QuantizeForDecoding();
     }
 
     Tensor Delta() => lora_B!.weight!.to_type(ScalarType.Float32)

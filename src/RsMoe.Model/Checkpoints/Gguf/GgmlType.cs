@@ -14,7 +14,7 @@ public static class GgmlEncoding
 {
     /// <summary>Q8_0: blocks of 32 values as an fp16 scale (max |x| / 127) and 32 int8, 34 bytes a block.</summary>
     public const int Q8BlockSize = 32;
-    const int Q8BlockBytes = 2 + Q8BlockSize;
+    public const int Q8BlockBytes = 2 + Q8BlockSize;
 
     /// <summary>GGUF's <c>general.file_type</c> (llama_ftype) for a model whose matrices are of this type.</summary>
     public static uint FileType(GgmlType type) => type switch
@@ -51,11 +51,19 @@ public static class GgmlEncoding
                 for (int i = 0; i < values.Length; i++) BitConverter.TryWriteBytes(bytes.AsSpan(2 * i), ToBFloat16(values[i]));
                 break;
             case GgmlType.Q8_0:
-                for (int block = 0; block < values.Length / Q8BlockSize; block++)
-                    QuantizeQ8Block(values.Slice(block * Q8BlockSize, Q8BlockSize), bytes.AsSpan(block * Q8BlockBytes, Q8BlockBytes));
+                QuantizeQ8(values, bytes);
                 break;
         }
         return bytes;
+    }
+
+    /// <summary>Q8_0 blocks of <paramref name="values"/> (a whole number of blocks) into <paramref name="destination"/>.</summary>
+    public static void QuantizeQ8(ReadOnlySpan<float> values, Span<byte> destination)
+    {
+        if (values.Length % Q8BlockSize != 0) throw new ArgumentException($"Q8_0 quantises whole blocks of {Q8BlockSize} values, not {values.Length}");
+        if (destination.Length < values.Length / Q8BlockSize * Q8BlockBytes) throw new ArgumentException("the destination is too small");
+        for (int block = 0; block < values.Length / Q8BlockSize; block++)
+            QuantizeQ8Block(values.Slice(block * Q8BlockSize, Q8BlockSize), destination.Slice(block * Q8BlockBytes, Q8BlockBytes));
     }
 
     /// <summary>Round to nearest even, NaN kept quiet: gguf-py's <c>__compute_fp32_to_bf16</c>.</summary>
