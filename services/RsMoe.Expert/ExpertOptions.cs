@@ -12,6 +12,11 @@ public sealed class ExpertOptions
     /// <summary>The role's PEFT adapter folder; empty for <c>{ModelDirectory}/experts/{Role}</c>.</summary>
     public string? Adapter { get; set; }
     public string Device { get; set; } = "auto";
+    /// <summary>
+    /// The weights the CPU decoder reads: <c>full</c> (the model's own) or <c>q8_0</c> (8-bit blocks quantised at load:
+    /// faster decoding; the full weights stay for prefill, so memory grows by about half).
+    /// </summary>
+    public string DecodeWeights { get; set; } = "full";
     /// <summary>Longest prompt accepted, in characters.</summary>
     public int MaxPromptChars { get; set; } = 2000;
     /// <summary>Most new tokens one request may ask for.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RsMoe.Model;
+using RsMoe.Model.Decoding;
 using RsMoe.Model.Llm;
 using RsMoe.Model.Moe;
 using RsMoe.Model.Tokenizers;
@@ -33,6 +34,7 @@ public sealed class ExpertSlot : IDisposable
     readonly ITextTokenizer _tokenizer;
     readonly ILogger<ExpertSlot> _logger;
     readonly ExpertOptions _options;
+    readonly DecodeWeightFormat _decodeWeights;
     Loaded _current;
 
     /// <summary>Admission for generations that do not batch (one slot-wide limit, whatever the call).</summary>
@@ -52,6 +54,7 @@ public sealed class ExpertSlot : IDisposable
         _options = options;
         UnbatchedGenerations = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentGenerations));
         Role = options.Role;
+        _decodeWeights = DecodeWeightFormats.Parse(options.DecodeWeights);
         ModelDirectory = ModelLocator.Resolve(options.ModelDirectory);
         Config = RsMoeModel.LoadConfig(ModelDirectory);
         if (!Config.Router.ExpertRoles.Contains(Role))
@@ -60,13 +63,14 @@ public sealed class ExpertSlot : IDisposable
         _tokenizer = RsMoeModel.LoadLlmTokenizer(ModelDirectory, Config);
         _base = LlamaForCausalLM.FromPretrained(Path.Combine(ModelDirectory, "llm"), device: TorchRuntime.ResolveDevice(options.Device));
         _current = new Loaded(LoadExpert(ConfiguredAdapter));
-        logger.LogInformation("Expert {Role} serves {Version} on {Device} ({Batching})", Role, _current.Model.Version, Device,
+        logger.LogInformation("Expert {Role} serves {Version} on {Device}, {Weights} decode weights ({Batching})", Role, _current.Model.Version, Device,
+            DecodeWeightFormats.Name(_decodeWeights),
             _current.Model.Batcher is { } b ? $"continuous batching, up to {b.MaxBatch} sequences" : $"up to {options.MaxConcurrentGenerations} generations at once");
     }
 
     ExpertModel LoadExpert(string adapter)
     {
-        var model = ExpertModel.Load(Config, _base, _tokenizer, Role, adapter);
+        var model = ExpertModel.Load(Config, _base, _tokenizer, Role, adapter, _decodeWeights);
         model.EnableBatching(_options.MaxBatch, _options.TokenDelay);
         return model;
     }

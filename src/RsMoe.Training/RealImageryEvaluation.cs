@@ -31,12 +31,13 @@ public static class RealImageryEvaluation
         string MeteorModules, double Seconds);
 
     public static Report Run(string modelDirectory, string sharedData, string outputDirectory, string featureCache, int maxImages = 0, Action<string>? log = null,
-        RsMoe.Model.Generation.GenerationOptions? captionOptions = null)
+        RsMoe.Model.Generation.GenerationOptions? captionOptions = null, RsMoe.Model.Decoding.DecodeWeightFormat decodeWeights = RsMoe.Model.Decoding.DecodeWeightFormat.Full)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(outputDirectory);
         var real = new RealImagery(sharedData);
         using var model = RsMoeModel.Load(modelDirectory, sharedBase: true);
+        model.UseDecodeWeights(decodeWeights);
         using var encoder = new ResNetImageEncoder();
         var cache = new FeatureCache(featureCache, encoder);
         var roles = model.Config.Router.ExpertRoles;

@@ -140,7 +140,8 @@ public static class BenchCommands
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 };
         var promptTokens = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 64 };
         var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 64 };
-        var command = new Command("lm-one", "One benchmark configuration in this process (prints one JSON row)") { shape, dtype, threads, promptTokens, newTokens };
+        var profile = new Option<bool>("--profile") { Description = "Print where each decode step's time goes, phase by phase, instead of the row" };
+        var command = new Command("lm-one", "One benchmark configuration in this process (prints one JSON row)") { shape, dtype, threads, promptTokens, newTokens, profile };
         command.Hidden = true;
         command.SetAction(parse =>
         {
@@ -156,6 +157,11 @@ public static class BenchCommands
             if (q8) lm.UseDecodeWeights(DecodeWeightFormat.Q8_0);
             long parameters = lm.parameters().Sum(p => p.numel());
             var ids = PromptIds(config, prompt);
+            if (parse.GetValue(profile))
+            {
+                PrintProfile(lm, ids, produce, t);
+                return 0;
+            }
             var generator = new TextGenerator(lm);
 
             generator.Generate(ids[..8], new GenerationOptions { MaxNewTokens = 4 });   // warm-up
@@ -178,6 +184,32 @@ public static class BenchCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Greedy decode steps on the CPU decoder with its profile attached; prints microseconds per step by phase.</summary>
+    static void PrintProfile(LlamaForCausalLM lm, int[] ids, int steps, int threads)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var cache = lm.NewCache(1, ids.Length);
+        lm.Forward(lm.Embed(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0)), arange(ids.Length, ScalarType.Int64).unsqueeze(0), null, cache, logitsToKeep: 1);
+        var decoder = new CpuDecoder(lm, threads);
+        var sequence = decoder.NewSequence(ids.Length + steps + 8);
+        decoder.Adopt(sequence, cache, 0, ids.Length);
+        int token = ids[^1];
+        for (int i = 0; i < steps + 4; i++)
+        {
+            if (i == 4) decoder.Profile = new DecodeProfile();   // after a warm-up
+            decoder.Step([sequence], [token]);
+            var logits = decoder.Logits(0);
+            token = 0;
+            for (int v = 1; v < logits.Length; v++) if (logits[v] > logits[token]) token = v;
+        }
+        var phases = decoder.Profile!.MicrosecondsPerStep();
+        double total = phases.Values.Sum();
+        Console.WriteLine($"{"phase",-18} {"µs/step",9} {"share",6}");
+        foreach (var (phase, us) in phases) Console.WriteLine($"{phase,-18} {us,9:F1} {us / total,6:P0}");
+        Console.WriteLine($"{"total",-18} {total,9:F1}  ({1e6 / total:F1} tokens/s; weights {decoder.WeightBytesPerStep / 1e6:F0} MB a step, {decoder.WeightBytesPerStep / total / 1e3:F1} GB/s)");
     }
 
     /// <summary>The prompt every decode benchmark, ours and llama.cpp's, starts from.</summary>

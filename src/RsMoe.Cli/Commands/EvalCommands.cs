@@ -12,7 +12,7 @@ public static class EvalCommands
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes(), Real() };
+    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes(), Real(), Likelihood() };
 
     static Command Themes()
     {
@@ -40,9 +40,10 @@ public static class EvalCommands
         var max = new Option<int>("--max-images") { DefaultValueFactory = _ => 0, Description = "Only the first N images of each split (0 = all)" };
         var penalty = new Option<double?>("--repetition-penalty") { Description = "Captions' repetition penalty (default: the product's)" };
         var beams = new Option<int?>("--num-beams") { Description = "Captions' beam width (default: the product's)" };
+        var weights = LocalInferenceCommands.WeightsOption();
         var command = new Command("real", "Captions on UCM-captions and RSICD test, RSIVQA accuracy, RSSCN7 theme accuracy and empty outputs, beside published scores")
         {
-            model, shared, output, cache, max, penalty, beams,
+            model, shared, output, cache, max, penalty, beams, weights,
         };
         command.SetAction(parse =>
         {
@@ -51,8 +52,61 @@ public static class EvalCommands
                 var report = RsMoe.Training.RealImageryEvaluation.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
                     parse.GetValue(shared)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"),
                     parse.GetValue(max), Console.Error.WriteLine,
-                    CaptionOptions(parse.GetValue(penalty), parse.GetValue(beams)));
+                    CaptionOptions(parse.GetValue(penalty), parse.GetValue(beams)), RsMoe.Model.Decoding.DecodeWeightFormats.Parse(parse.GetValue(weights)!));
                 Console.WriteLine(RsMoe.Training.RealImageryEvaluation.Markdown(report));
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                return CliErrors.Report(e, false);
+            }
+        });
+        return command;
+    }
+
+    static Command Likelihood()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
+        var shared = new Option<DirectoryInfo>("--shared-data") { DefaultValueFactory = _ => new DirectoryInfo("../shared/data"), Description = "Shared data folder (UCM-captions and RSICD caption files)" };
+        var max = new Option<int>("--max-sentences") { DefaultValueFactory = _ => 2000, Description = "Test reference sentences scored (distinct, in file order)" };
+        var formats = new Option<string>("--weights") { DefaultValueFactory = _ => "full,q8_0", Description = $"Decode-weight formats to compare ({RsMoe.Model.Decoding.DecodeWeightFormats.Names})" };
+        var output = new Option<FileInfo?>("--out") { Description = "Write the scores as JSON here" };
+        var command = new Command("likelihood", "Next-token log-likelihood of the UCM-captions and RSICD test captions under the base LLM and each expert, per decode-weight format")
+        {
+            model, shared, max, formats, output,
+        };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                string directory = parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory();
+                var weightFormats = BenchCommands.Split(parse.GetValue(formats)!).Select(RsMoe.Model.Decoding.DecodeWeightFormats.Parse).ToList();
+                var sentences = new RsMoe.Data.Datasets.RealImagery(parse.GetValue(shared)!.FullName).TestReferences().Distinct().Take(parse.GetValue(max)).ToList();
+                using var loaded = RsMoe.Model.Moe.RsMoeModel.Load(directory);
+                var tokenizer = RsMoe.Model.Moe.RsMoeModel.LoadLlmTokenizer(directory, loaded.Config);
+                int? eos = loaded.Base.Config.EosTokenId is [var first, ..] ? first : null;
+                // The sentence and its end: a caption that does not know where to stop scores worse.
+                var ids = sentences.Select(s => (IReadOnlyList<int>)[.. tokenizer.Encode(s, addSpecialTokens: true), .. eos is { } e ? new[] { e } : []]).ToList();
+                var models = new[] { ("base", loaded.Base) }.Concat(loaded.Experts.Select(e => (e.Key, e.Value))).ToList();
+                var rows = new List<object>();
+                var full = new Dictionary<string, double>();
+                Console.WriteLine($"{sentences.Count} test sentences, {ids.Sum(i => i.Count - 1)} predicted tokens each pass");
+                Console.WriteLine($"{"model",-14} {"weights",-7} {"nats/token",10} {"perplexity",10} {"change",9}");
+                foreach (var format in weightFormats)
+                {
+                    loaded.UseDecodeWeights(format);
+                    foreach (var (name, lm) in models)
+                    {
+                        var score = RsMoe.Model.Decoding.DecoderLikelihood.Measure(lm, ids);
+                        if (format == RsMoe.Model.Decoding.DecodeWeightFormat.Full) full[name] = score.NllPerToken;
+                        string change = full.TryGetValue(name, out var baseline) && format != RsMoe.Model.Decoding.DecodeWeightFormat.Full ? $"{score.NllPerToken - baseline:+0.0000;-0.0000}" : "";
+                        string formatName = RsMoe.Model.Decoding.DecodeWeightFormats.Name(format);
+                        Console.WriteLine($"{name,-14} {formatName,-7} {score.NllPerToken,10:F4} {score.Perplexity,10:F3} {change,9}");
+                        rows.Add(new { model = name, weights = formatName, tokens = score.Tokens, sentences = score.Sequences, nll_per_token = score.NllPerToken, perplexity = score.Perplexity });
+                    }
+                }
+                if (parse.GetValue(output) is { } file)
+                    File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = directory, rows }, Indented));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)

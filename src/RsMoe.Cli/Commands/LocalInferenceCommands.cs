@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using RsMoe.Data.Images;
+using RsMoe.Model.Decoding;
 using RsMoe.Model.Moe;
 using RsMoe.Model.Vision;
 using static TorchSharp.torch;
@@ -19,23 +20,31 @@ public static class LocalInferenceCommands
     /// Loads the model, encodes the image and hands both to <paramref name="use"/>; a missing model, a file that is
     /// not an image or a corrupt checkpoint becomes one error line (or JSON object) and exit code 2.
     /// </summary>
-    static int WithModelAndImage(string? modelDirectory, string image, bool asJson, Action<RsMoeModel, Tensor> use)
+    static int WithModelAndImage(string? modelDirectory, string image, bool asJson, string weights, Action<RsMoeModel, Tensor> use)
     {
         try
         {
+            var format = DecodeWeightFormats.Parse(weights);
             // One base and the three adapters in a bank: a third of the memory, and the sections decode together.
             using var model = RsMoeModel.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
+            model.UseDecodeWeights(format);
             using var encoder = new ResNetImageEncoder();
             var pixels = ImageDecoder.Preprocess(File.ReadAllBytes(image), ImagePreprocessing.ResNet18Cntk);
             using var tokens = encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
             use(model, tokens);
             return 0;
         }
-        catch (Exception e) when (e is ImageRejectedException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+        catch (Exception e) when (e is ImageRejectedException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
         {
             return CliErrors.Report(e, asJson);
         }
     }
+
+    /// <summary>The weights the CPU decoder reads (one owner for caption, ask and eval).</summary>
+    internal static Option<string> WeightsOption() => new("--weights")
+    {
+        Description = $"Decode weights: {DecodeWeightFormats.Names} (8-bit blocks quantised at load)", DefaultValueFactory = _ => "full",
+    };
 
     static Option<string?> GatewayOption() => new("--gateway")
     {
@@ -50,13 +59,14 @@ public static class LocalInferenceCommands
         var json = new Option<bool>("--json");
         var gateway = GatewayOption();
         var apiKey = GatewayCommands.ApiKeyOption();
-        var command = new Command("caption", "Caption an image: each expert writes its section") { image, model, instruction, json, gateway, apiKey };
+        var weights = WeightsOption();
+        var command = new Command("caption", "Caption an image: each expert writes its section") { image, model, instruction, json, gateway, apiKey, weights };
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(gateway) is { } url)
                 return GatewayCommands.CaptionAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(instruction), asJson, TimeSpan.FromMinutes(2), parse.GetValue(apiKey)).GetAwaiter().GetResult();
-            return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
+            return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, parse.GetValue(weights)!, (m, tokens) =>
             {
                 var result = m.Caption(tokens, parse.GetValue(instruction)!);
                 if (asJson)
@@ -80,13 +90,14 @@ public static class LocalInferenceCommands
         var json = new Option<bool>("--json");
         var gateway = GatewayOption();
         var apiKey = GatewayCommands.ApiKeyOption();
-        var command = new Command("ask", "Answer a question about an image with the top-gated expert") { image, question, model, json, gateway, apiKey };
+        var weights = WeightsOption();
+        var command = new Command("ask", "Answer a question about an image with the top-gated expert") { image, question, model, json, gateway, apiKey, weights };
         command.SetAction(parse =>
         {
             bool asJson = parse.GetValue(json);
             if (parse.GetValue(gateway) is { } url)
                 return GatewayCommands.AskAsync(url, parse.GetValue(image)!.FullName, parse.GetValue(question)!, asJson, TimeSpan.FromMinutes(1), parse.GetValue(apiKey)).GetAwaiter().GetResult();
-            return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, (m, tokens) =>
+            return WithModelAndImage(parse.GetValue(model)?.FullName, parse.GetValue(image)!.FullName, asJson, parse.GetValue(weights)!, (m, tokens) =>
             {
                 var answer = m.Ask(tokens, parse.GetValue(question)!);
                 if (asJson) Console.WriteLine(JsonSerializer.Serialize(new { answer = answer.Answer, expert = answer.Expert, gate = answer.Gate }));

@@ -43,6 +43,9 @@ public sealed unsafe class CpuDecoder
     public int VocabSize => _vocab;
     public int Threads => _threads;
 
+    /// <summary>Times each phase of every step while set (null: no clock is read).</summary>
+    public DecodeProfile? Profile { get; set; }
+
     /// <summary>Bytes of weights one decode step reads: every layer's projections and norms, the final norm and the output head.</summary>
     public long WeightBytesPerStep =>
         _layers.Sum(l => new[] { l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down }.Sum(x => x.Weight.Bytes + x.Bias.Bytes) + l.InputNorm.Bytes + l.PostNorm.Bytes)
@@ -140,14 +143,19 @@ public sealed unsafe class CpuDecoder
         EnsureBuffers(rows, sequences.Max(s => s.Length) + 1);
         EnsureRope(sequences.Max(s => s.Length) + 1);
 
+        var profile = Profile;
+        profile?.Start();
         fixed (float* x = _x, normed = _normed, q = _q, k = _k, v = _v, attn = _attn, gate = _gate, up = _up, output = _out, logits = _logits)
         {
             for (int r = 0; r < rows; r++) _embed.CopyRow(tokens[r], x + (long)r * _hidden);
+            profile?.Mark(DecodeProfile.Phase.Embed);
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
                 for (int r = 0; r < rows; r++) DecodeKernels.RmsNorm(x + r * _hidden, layer.InputNorm, _eps, normed + r * _hidden, _hidden);
+                profile?.Mark(DecodeProfile.Phase.Norms);
                 Project(normed, rows, sequences, (layer.Q, (nint)q), (layer.K, (nint)k), (layer.V, (nint)v));
+                profile?.Mark(DecodeProfile.Phase.QkvProjection);
 
                 int kvWidth = _kvHeads * _headDim;
                 for (int r = 0; r < rows; r++)
@@ -162,20 +170,30 @@ public sealed unsafe class CpuDecoder
                     Buffer.MemoryCopy(k + r * kvWidth, sequence.Keys(l) + (long)position * kvWidth, kvWidth * 4L, kvWidth * 4L);
                     Buffer.MemoryCopy(v + r * kvWidth, sequence.Values(l) + (long)position * kvWidth, kvWidth * 4L, kvWidth * 4L);
                 }
+                profile?.Mark(DecodeProfile.Phase.RopeAndCache);
                 Attend(sequences, l, q, attn);
+                profile?.Mark(DecodeProfile.Phase.Attention);
 
                 Project(attn, rows, sequences, (layer.O, (nint)output));
+                profile?.Mark(DecodeProfile.Phase.OProjection);
                 for (int r = 0; r < rows; r++) DecodeKernels.Add(x + r * _hidden, output + r * _hidden, _hidden);
 
                 for (int r = 0; r < rows; r++) DecodeKernels.RmsNorm(x + r * _hidden, layer.PostNorm, _eps, normed + r * _hidden, _hidden);
+                profile?.Mark(DecodeProfile.Phase.Norms);
                 Project(normed, rows, sequences, (layer.Gate, (nint)gate), (layer.Up, (nint)up));
+                profile?.Mark(DecodeProfile.Phase.GateUpProjection);
                 DecodeKernels.SiluMul(gate, up, rows * _intermediate);
+                profile?.Mark(DecodeProfile.Phase.SiluMul);
                 Project(gate, rows, sequences, (layer.Down, (nint)output));
+                profile?.Mark(DecodeProfile.Phase.DownProjection);
                 for (int r = 0; r < rows; r++) DecodeKernels.Add(x + r * _hidden, output + r * _hidden, _hidden);
             }
             for (int r = 0; r < rows; r++) DecodeKernels.RmsNorm(x + r * _hidden, _norm, _eps, normed + r * _hidden, _hidden);
+            profile?.Mark(DecodeProfile.Phase.Norms);
             Project(normed, rows, sequences, (new Linear(_head, default, default, default), (nint)logits));
+            profile?.Mark(DecodeProfile.Phase.Head);
         }
+        if (profile is not null) profile.Steps++;
         foreach (var sequence in sequences) sequence.Advance();
     }
 
@@ -212,6 +230,7 @@ public sealed unsafe class CpuDecoder
                 for (int r = 0; r < rows; r++) DecodeKernels.PackForBf16(input + (long)r * inFeatures, packed + (long)r * inFeatures, inFeatures);
             else if (format == WeightView.Kind.Q8_0)
                 for (int r = 0; r < rows; r++) DecodeKernels.QuantizeActivations(input + (long)r * inFeatures, (byte*)(packed + (long)r * inFeatures), inFeatures);
+            Profile?.Mark(DecodeProfile.Phase.InputPacking);
             _groupCount = group.Length;
             _groupRows = rows;
             _groupInput = (nint)input;

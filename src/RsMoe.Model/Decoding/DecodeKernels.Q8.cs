@@ -31,18 +31,29 @@ internal static unsafe partial class DecodeKernels
         for (int b = 0; b < n / QBlock; b++)
         {
             float* block = x + b * QBlock;
-            float amax = 0;
-            for (int i = 0; i < QBlock; i++) amax = MathF.Max(amax, MathF.Abs(block[i]));
+            var v0 = Vector256.Load(block); var v1 = Vector256.Load(block + 8);
+            var v2 = Vector256.Load(block + 16); var v3 = Vector256.Load(block + 24);
+            float amax = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3))) is var m
+                ? MathF.Max(MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3])), MathF.Max(MathF.Max(m[4], m[5]), MathF.Max(m[6], m[7])))
+                : 0;
             float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
             scales[b] = d;
-            for (int i = 0; i < QBlock; i++)
-            {
-                int v = (int)MathF.Round(block[i] * id, MidpointRounding.AwayFromZero);
-                q[b * QBlock + i] = (sbyte)v;
-                magnitude[b * QBlock + i] = (byte)Math.Abs(v);
-            }
+            var scale = Vector256.Create(id);
+            // Round half away from zero, as ggml's reference quantiser does: truncate |v|·id + 0.5, then restore the sign.
+            var ints = Narrow(Round(v0 * scale), Round(v1 * scale), Round(v2 * scale), Round(v3 * scale));
+            ints.Store(q + b * QBlock);
+            Vector256.Abs(ints).AsByte().Store(magnitude + b * QBlock);
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Round(Vector256<float> v) =>
+        Vector256.ConvertToInt32(Vector256.CopySign(Vector256.Abs(v) + Vector256.Create(0.5f), v));
+
+    /// <summary>32 int32 in four vectors (each within ±127) to 32 sbytes, in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<sbyte> Narrow(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d) =>
+        Vector256.Narrow(Vector256.Narrow(a, b), Vector256.Narrow(c, d));
 
     static void MatMulQ8(in WeightView w, byte* xq, int rows, float* y, int yStride, int start, int end)
     {

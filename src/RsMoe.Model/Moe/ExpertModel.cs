@@ -1,4 +1,5 @@
 using RsMoe.Model.Checkpoints;
+using RsMoe.Model.Decoding;
 using RsMoe.Model.Generation;
 using RsMoe.Model.Llm;
 using RsMoe.Model.Tokenizers;
@@ -44,7 +45,9 @@ public sealed class ExpertModel : IDisposable
     /// Builds the expert beside whatever serves now and checks it before anyone uses it: the adapter must fit the base
     /// (every key and shape) and a forward pass must give finite logits. Throws <see cref="InvalidDataException"/> otherwise.
     /// </summary>
-    public static ExpertModel Load(RsMoeConfig config, LlamaForCausalLM baseModel, ITextTokenizer tokenizer, string role, string adapterDirectory)
+    /// <param name="decodeWeights">The weights the CPU decoder reads: the merged model's own, or Q8_0 quantised from them.</param>
+    public static ExpertModel Load(RsMoeConfig config, LlamaForCausalLM baseModel, ITextTokenizer tokenizer, string role, string adapterDirectory,
+        DecodeWeightFormat decodeWeights = DecodeWeightFormat.Full)
     {
         string weights = Path.Combine(adapterDirectory, "adapter_model.safetensors");
         if (!Directory.Exists(adapterDirectory)) throw new DirectoryNotFoundException($"adapter folder '{adapterDirectory}' does not exist");
@@ -64,6 +67,7 @@ public sealed class ExpertModel : IDisposable
         try
         {
             expert.CheckFinite();
+            lm.UseDecodeWeights(decodeWeights);
         }
         catch
         {

@@ -205,6 +205,13 @@ public sealed class RsMoeModel : IDisposable
         return nn.functional.cross_entropy(shiftedLogits.to_type(ScalarType.Float32), shiftedLabels, ignore_index: -100).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The weights the CPU decoder reads for the base and every expert (see <see cref="LlamaForCausalLM.UseDecodeWeights"/>).</summary>
+    public void UseDecodeWeights(Decoding.DecodeWeightFormat format)
+    {
+        Base.UseDecodeWeights(format);
+        foreach (var expert in _experts.Values) expert.UseDecodeWeights(format);
+    }
+
     public LlamaForCausalLM ExpertOrBase(string role) => _experts.TryGetValue(role, out var e) ? e : Base;
 
     /// <summary>How a caption's sections are decoded when the caller says nothing else.</summary>

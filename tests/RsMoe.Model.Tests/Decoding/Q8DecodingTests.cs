@@ -173,6 +173,32 @@ public sealed class Q8DecodingTests
         Assert.Equal(0, lm.DecodeWeightBytes);
     }
 
+    [Fact]
+    public void LikelihoodThroughTheDecoderIsLibtorchsCrossEntropy()
+    {
+        using var lm = TinyModels.RandomLlama(Config);
+        int[][] sentences = [[1, 5, 9, 33, 12], [1, 70, 4], [1, 18]];
+        var score = DecoderLikelihood.Measure(lm, sentences, threads: 1);
+        double expected = 0;
+        using (no_grad())
+            foreach (var ids in sentences)
+            {
+                using var scope = NewDisposeScope();
+                var logits = lm.Forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0];
+                var targets = tensor(ids[1..].Select(i => (long)i).ToArray());
+                expected += nn.functional.cross_entropy(logits.narrow(0, 0, ids.Length - 1), targets, reduction: nn.Reduction.Sum).item<float>();
+            }
+        Assert.Equal(7, score.Tokens);
+        Assert.Equal(3, score.Sequences);
+        Assert.True(Math.Abs(score.Nll - expected) < 1e-3 * Math.Max(1, expected), $"{score.Nll} against libtorch's {expected}");
+
+        // 8-bit weights change the likelihood a little, not wholesale.
+        lm.UseDecodeWeights(DecodeWeightFormat.Q8_0);
+        var q8 = DecoderLikelihood.Measure(lm, sentences, threads: 1);
+        Assert.NotEqual(score.Nll, q8.Nll);
+        Assert.True(Math.Abs(q8.NllPerToken - score.NllPerToken) < 0.1 * score.NllPerToken, $"{q8.NllPerToken} against {score.NllPerToken}");
+    }
+
     /// <summary>An fp32 model whose quantised matrices hold the dequantised Q8_0 values and whose other weights are the model's own.</summary>
     static LlamaForCausalLM DequantisedTwin(LlamaForCausalLM lm)
     {
