@@ -22,6 +22,11 @@ public sealed class BenchmarkSuiteTests
             var lm = root.GetProperty("Lm").EnumerateArray().ToList();
             Assert.Contains(lm, r => r.GetProperty("Decoder").GetString() == "cpu");
             Assert.Contains(lm, r => r.GetProperty("Decoder").GetString() == "libtorch");
+            // Our 8-bit decode weights beside llama.cpp's Q8_0, and fewer weight bytes a step than bf16.
+            var q8 = lm.Single(r => r.GetProperty("DType").GetString() == "q8_0");
+            var bf16 = lm.First(r => r.GetProperty("DType").GetString() == "bf16" && r.GetProperty("Decoder").GetString() == "cpu");
+            Assert.Equal("cpu", q8.GetProperty("Decoder").GetString());
+            Assert.True(q8.GetProperty("WeightBytesPerToken").GetInt64() < bf16.GetProperty("WeightBytesPerToken").GetInt64());
             // llama.cpp measured in the run itself, on every GGUF type, with the native build it loaded named.
             Assert.Equal(["F32", "F16", "BF16", "Q8_0"], lm.Where(r => r.GetProperty("Decoder").GetString() == "llama.cpp").Select(r => r.GetProperty("DType").GetString()));
             Assert.All(lm.Where(r => r.GetProperty("Decoder").GetString() == "llama.cpp"), r => Assert.Contains("LLamaSharp", r.GetProperty("Native").GetString()));
@@ -41,6 +46,7 @@ public sealed class BenchmarkSuiteTests
             Assert.DoesNotContain("NaN", markdown);
             Assert.DoesNotContain("quoted from the performance issue", markdown);
             Assert.Contains("--quick", markdown);
+            Assert.Contains("| tiny | 2 | q8_0 |", markdown);
         }
         finally
         {

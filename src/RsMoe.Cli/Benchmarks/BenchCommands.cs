@@ -31,6 +31,9 @@ public static class BenchCommands
         int PromptTokens, int NewTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond, double PeakRssMiB,
         int Repetitions = 1, double DecodeMin = 0, double DecodeMax = 0, string? Native = null);
 
+    /// <summary>Where one decode step's time goes (<c>bench lm-one --profile</c>): microseconds per step by phase.</summary>
+    public sealed record ProfileRow(string Shape, string DType, int Threads, Dictionary<string, double> MicrosecondsPerStep, double TotalMicroseconds, long WeightBytesPerStep);
+
     public static Command Create()
     {
         var bench = new Command("bench", "Benchmarks that print figures") { BenchmarkSuite.Create(), Lm(), LmOne(), Kernels(), ConstellationBenchmark.Create() };
@@ -159,7 +162,9 @@ public static class BenchCommands
             var ids = PromptIds(config, prompt);
             if (parse.GetValue(profile))
             {
-                PrintProfile(lm, ids, produce, t);
+                var profileRow = Profile(lm, ids, produce, t) with { Shape = shapeName, DType = q8 ? Q8 : TorchRuntime.DTypeName(type) };
+                PrintProfile(profileRow);
+                Console.WriteLine(JsonSerializer.Serialize(profileRow));
                 return 0;
             }
             var generator = new TextGenerator(lm);
@@ -186,8 +191,19 @@ public static class BenchCommands
         return command;
     }
 
-    /// <summary>Greedy decode steps on the CPU decoder with its profile attached; prints microseconds per step by phase.</summary>
-    static void PrintProfile(LlamaForCausalLM lm, int[] ids, int steps, int threads)
+    /// <summary>One configuration's profile in a child process.</summary>
+    internal static ProfileRow RunProfile(string shape, string dtype, int threads) =>
+        BenchmarkProcess.Run<ProfileRow>(null, "bench", "lm-one", "--shape", shape, "--dtype", dtype, "--threads", threads.ToString(), "--profile");
+
+    internal static void PrintProfile(ProfileRow row)
+    {
+        Console.WriteLine($"{row.Shape} {row.DType}, {row.Threads} threads: {"phase",-18} {"µs/step",9} {"share",6}");
+        foreach (var (phase, us) in row.MicrosecondsPerStep) Console.WriteLine($"  {phase,-18} {us,9:F1} {us / row.TotalMicroseconds,6:P0}");
+        Console.WriteLine($"  {"total",-18} {row.TotalMicroseconds,9:F1}  ({1e6 / row.TotalMicroseconds:F1} tokens/s; {row.WeightBytesPerStep / 1e6:F0} MB of weights a step at {row.WeightBytesPerStep / row.TotalMicroseconds / 1e3:F1} GB/s)");
+    }
+
+    /// <summary>Greedy decode steps on the CPU decoder with its profile attached: microseconds per step by phase.</summary>
+    static ProfileRow Profile(LlamaForCausalLM lm, int[] ids, int steps, int threads)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -205,11 +221,8 @@ public static class BenchCommands
             token = 0;
             for (int v = 1; v < logits.Length; v++) if (logits[v] > logits[token]) token = v;
         }
-        var phases = decoder.Profile!.MicrosecondsPerStep();
-        double total = phases.Values.Sum();
-        Console.WriteLine($"{"phase",-18} {"µs/step",9} {"share",6}");
-        foreach (var (phase, us) in phases) Console.WriteLine($"{phase,-18} {us,9:F1} {us / total,6:P0}");
-        Console.WriteLine($"{"total",-18} {total,9:F1}  ({1e6 / total:F1} tokens/s; weights {decoder.WeightBytesPerStep / 1e6:F0} MB a step, {decoder.WeightBytesPerStep / total / 1e3:F1} GB/s)");
+        var phases = decoder.Profile!.MicrosecondsPerStep().ToDictionary(p => p.Key, p => Math.Round(p.Value, 1));
+        return new ProfileRow("", "", threads, phases, Math.Round(phases.Values.Sum(), 1), decoder.WeightBytesPerStep);
     }
 
     /// <summary>The prompt every decode benchmark, ours and llama.cpp's, starts from.</summary>

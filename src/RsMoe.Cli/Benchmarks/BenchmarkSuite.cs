@@ -16,12 +16,12 @@ namespace RsMoe.Cli.Commands;
 /// </summary>
 internal static class BenchmarkSuite
 {
-    public sealed record Machine(string Processor, int Cores, double ReadGBps1Thread, double ReadGBps2Threads, double KernelFp32GBps, double KernelBf16GBps);
+    public sealed record Machine(string Processor, int Cores, double ReadGBps1Thread, double ReadGBps2Threads, double KernelFp32GBps, double KernelBf16GBps, double KernelQ8GBps = 0, double ParallelRegionMicroseconds = 0);
 
     public sealed record Results(string Date, bool Quick, Machine Machine,
         List<BenchCommands.BenchRow> Lm, List<ExpertBenchmarks.ExpertsRow> Experts, List<ExpertBenchmarks.ServeRow> Serve,
         List<ServingBenchmarks.ExpertServiceRow> ExpertService, List<ConstellationBenchmark.Row> Constellation, List<ServingBenchmarks.GatewayRow> Gateway,
-        string FeatureCache, List<ImageEncoderBenchmarks.Row>? ImageEncoder = null);
+        string FeatureCache, List<ImageEncoderBenchmarks.Row>? ImageEncoder = null, List<BenchCommands.ProfileRow>? Profiles = null);
 
     public static Command Create()
     {
@@ -63,8 +63,10 @@ internal static class BenchmarkSuite
         Console.WriteLine("== machine");
         var machine = new Machine(ProcessorName(), Environment.ProcessorCount,
             Math.Round(DecodeProbes.ReadBandwidth(1), 1), Math.Round(DecodeProbes.ReadBandwidth(2), 1),
-            Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.Float32, 8192, 2048, 2), 1), Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.BFloat16, 8192, 2048, 2), 1));
-        Console.WriteLine($"{machine.Processor}, {machine.Cores} cores; read {machine.ReadGBps1Thread} GB/s (1 thread), {machine.ReadGBps2Threads} GB/s (2); decoder kernels fp32 {machine.KernelFp32GBps}, bf16 {machine.KernelBf16GBps} GB/s");
+            Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.Float32, 8192, 2048, 2), 1), Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.BFloat16, 8192, 2048, 2), 1),
+            Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.Float32, 8192, 2048, 2, q8: true), 1),
+            Math.Round(DecodeProbes.ParallelRegionMicroseconds(2), 2));
+        Console.WriteLine($"{machine.Processor}, {machine.Cores} cores; read {machine.ReadGBps1Thread} GB/s (1 thread), {machine.ReadGBps2Threads} GB/s (2); decoder kernels fp32 {machine.KernelFp32GBps}, bf16 {machine.KernelBf16GBps}, q8_0 {machine.KernelQ8GBps} GB/s");
 
         Console.WriteLine("== decode and prefill");
         var lm = new List<BenchCommands.BenchRow>();
@@ -81,6 +83,14 @@ internal static class BenchmarkSuite
                 if (dtype != BenchCommands.Q8) lm.Add(BenchCommands.PrintRow(BenchCommands.RunChild(shape, dtype, 2, 64, 64, "libtorch")));
             }
             lm.AddRange(LlamaCppBenchmarks.Run(shape, ["F32", "F16", "BF16", "Q8_0"], threads, 64, 64, repetitions).Select(BenchCommands.PrintRow));
+        }
+
+        Console.WriteLine("== where a decode step's time goes");
+        var profiles = new List<BenchCommands.ProfileRow>();
+        foreach (var dtype in new[] { "fp32", "bf16", BenchCommands.Q8 })
+        {
+            profiles.Add(BenchCommands.RunProfile(quick ? "tiny" : "small", dtype, 2));
+            BenchCommands.PrintProfile(profiles[^1]);
         }
 
         Console.WriteLine("== three experts: one shared base and a LoRA bank in one pass, against three merged copies in turn");
@@ -128,7 +138,7 @@ internal static class BenchmarkSuite
             foreach (int concurrency in new[] { 1, 8 })
                 gateway.Add(Print(await ServingBenchmarks.GatewayOverheadAsync(client, image, concurrency, quick ? 40 : 400)));
         }
-        return new Results(DateTime.UtcNow.ToString("yyyy-MM-dd"), quick, machine, lm, experts, serve, expertService, constellation, gateway, cache, imageEncoder);
+        return new Results(DateTime.UtcNow.ToString("yyyy-MM-dd"), quick, machine, lm, experts, serve, expertService, constellation, gateway, cache, imageEncoder, profiles);
     }
 
     static T Print<T>(T row)

@@ -51,6 +51,20 @@ public static unsafe class DecodeProbes
     }
 
     /// <summary>
+    /// Microseconds one parallel region of the decoder costs with nothing to do (a <see cref="Parallel.For"/> over
+    /// <paramref name="threads"/> parts, as each projection and attention runs): its thread synchronisation alone.
+    /// </summary>
+    public static double ParallelRegionMicroseconds(int threads, int regions = 20000)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        long sink = 0;
+        for (int i = 0; i < 1000; i++) Parallel.For(0, threads, options, p => Interlocked.Add(ref sink, p));
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < regions; i++) Parallel.For(0, threads, options, p => Interlocked.Add(ref sink, p));
+        return clock.Elapsed.TotalMicroseconds / regions;
+    }
+
+    /// <summary>
     /// GB/s of weights the decoder's matrix kernel reads for one input row against a [rows, columns] matrix of fp32 or
     /// bf16 (<paramref name="dtype"/>), or of Q8_0 blocks when <paramref name="q8"/>.
     /// </summary>
