@@ -63,94 +63,77 @@ internal static unsafe partial class DecodeKernels
         // An input row's quantised form sits where its fp32 packing would (see CpuDecoder.Project): 4n bytes apart.
         long xStride = 4L * n;
         int o = start;
-        if (rows == 1 && Avx2.IsSupported)
-        {
-            // One input row: weight rows one after another, a single sequential stream the prefetcher follows across
-            // rows (four rows read side by side measured 12 against 20+ GB/s on rows of 2048).
-            for (; o < end; o++) y[o] = DotQ8Stream(weights + o * rowBytes, n, xq);
-            return;
-        }
-        // Four weight rows at a time against each input row: the four rows stay in L1/L2 for the next input row.
-        for (; o + 4 <= end; o += 4)
-            for (int r = 0; r < rows; r++)
-                DotQ8(weights + o * rowBytes, rowBytes, 4, n, xq + r * xStride, y + (long)r * yStride + o);
+        // Several input rows: four weight rows at a time against each, so the four stay in L1/L2 for the next input row.
+        // One input row: weight rows one after another, a single sequential stream the prefetcher follows across rows
+        // (four rows read side by side measured 12 against 20+ GB/s on rows of 2048).
+        if (rows > 1 && Avx2.IsSupported)
+            for (; o + 4 <= end; o += 4)
+                for (int r = 0; r < rows; r++)
+                    Dot4Q8(weights + o * rowBytes, rowBytes, new QuantizedInput(xq + r * xStride, n), y + (long)r * yStride + o);
         for (; o < end; o++)
             for (int r = 0; r < rows; r++)
-                DotQ8(weights + o * rowBytes, rowBytes, 1, n, xq + r * xStride, y + (long)r * yStride + o);
+                y[(long)r * yStride + o] = DotQ8(weights + o * rowBytes, new QuantizedInput(xq + r * xStride, n));
     }
 
-    /// <summary>y[k] = row k · x for <paramref name="count"/> (1 or 4) weight rows <paramref name="rowBytes"/> apart.</summary>
+    /// <summary>An input row as <see cref="QuantizeActivations"/> lays it out: int8 values, their magnitudes, one scale a block.</summary>
+    readonly struct QuantizedInput(byte* data, int n)
+    {
+        public readonly int Blocks = n / QBlock;
+        public Vector256<sbyte> Values(int block) => Vector256.Load((sbyte*)data + block * QBlock);
+        public Vector256<byte> Magnitudes(int block) => Vector256.Load(data + n + block * QBlock);
+        public sbyte Value(int block, int i) => ((sbyte*)data)[block * QBlock + i];
+        public float Scale(int block) => ((float*)(data + 2 * n))[block];
+    }
+
+    /// <summary>y[0..3] = four weight rows <paramref name="rowBytes"/> apart · x (AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void DotQ8(byte* w0, long rowBytes, int count, int n, byte* xq, float* y)
+    static void Dot4Q8(byte* w0, long rowBytes, QuantizedInput x, float* y)
     {
         float* half = HalfTable.Values;
-        int blocks = n / QBlock;
-        const int B = Q8Matrix.BlockBytes;
-        sbyte* q = (sbyte*)xq;
-        byte* magnitude = xq + n;
-        float* xScales = (float*)(xq + 2 * n);
-        if (Avx2.IsSupported && count == 4)
+        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        for (int b = 0; b < x.Blocks; b++)
         {
-            byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-            var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
-            for (int b = 0; b < blocks; b++)
-            {
-                var sx = Vector256.Load(q + b * QBlock);
-                var ax = Vector256.Load(magnitude + b * QBlock);
-                float dx = xScales[b];
-                long offset = (long)b * B;
-                a0 = Block(w0 + offset, sx, ax, dx, half, a0);
-                a1 = Block(w1 + offset, sx, ax, dx, half, a1);
-                a2 = Block(w2 + offset, sx, ax, dx, half, a2);
-                a3 = Block(w3 + offset, sx, ax, dx, half, a3);
-            }
-            y[0] = Vector256.Sum(a0); y[1] = Vector256.Sum(a1); y[2] = Vector256.Sum(a2); y[3] = Vector256.Sum(a3);
-            return;
+            var sx = x.Values(b);
+            var ax = x.Magnitudes(b);
+            float dx = x.Scale(b);
+            long offset = (long)b * Q8Matrix.BlockBytes;
+            a0 = Block(w0 + offset, sx, ax, dx, half, a0);
+            a1 = Block(w1 + offset, sx, ax, dx, half, a1);
+            a2 = Block(w2 + offset, sx, ax, dx, half, a2);
+            a3 = Block(w3 + offset, sx, ax, dx, half, a3);
         }
-        for (int k = 0; k < count; k++)
+        y[0] = Vector256.Sum(a0); y[1] = Vector256.Sum(a1); y[2] = Vector256.Sum(a2); y[3] = Vector256.Sum(a3);
+    }
+
+    /// <summary>One weight row · x: four blocks in flight with AVX2, else the scalar reference.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float DotQ8(byte* w, QuantizedInput x)
+    {
+        float* half = HalfTable.Values;
+        const int B = Q8Matrix.BlockBytes;
+        if (!Avx2.IsSupported)
         {
-            byte* w = w0 + k * rowBytes;
-            if (Avx2.IsSupported)
-            {
-                var acc = Vector256<float>.Zero;
-                for (int b = 0; b < blocks; b++)
-                    acc = Block(w + (long)b * B, Vector256.Load(q + b * QBlock), Vector256.Load(magnitude + b * QBlock), xScales[b], half, acc);
-                y[k] = Vector256.Sum(acc);
-                continue;
-            }
             float sum = 0;
-            for (int b = 0; b < blocks; b++)
+            for (int b = 0; b < x.Blocks; b++)
             {
                 byte* block = w + (long)b * B;
                 int dot = 0;
-                for (int i = 0; i < QBlock; i++) dot += (sbyte)block[2 + i] * q[b * QBlock + i];
-                sum += dot * (half[*(ushort*)block] * xScales[b]);
+                for (int i = 0; i < QBlock; i++) dot += (sbyte)block[2 + i] * x.Value(b, i);
+                sum += dot * (half[*(ushort*)block] * x.Scale(b));
             }
-            y[k] = sum;
+            return sum;
         }
-    }
-
-    /// <summary>One weight row against one quantised input row, four blocks in flight.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float DotQ8Stream(byte* w, int n, byte* xq)
-    {
-        float* half = HalfTable.Values;
-        int blocks = n / QBlock;
-        const int B = Q8Matrix.BlockBytes;
-        sbyte* q = (sbyte*)xq;
-        byte* magnitude = xq + n;
-        float* xScales = (float*)(xq + 2 * n);
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
-        int b = 0;
-        for (; b + 4 <= blocks; b += 4)
+        int k = 0;
+        for (; k + 4 <= x.Blocks; k += 4)
         {
-            a0 = Block(w + (long)b * B, Vector256.Load(q + b * QBlock), Vector256.Load(magnitude + b * QBlock), xScales[b], half, a0);
-            a1 = Block(w + (long)(b + 1) * B, Vector256.Load(q + (b + 1) * QBlock), Vector256.Load(magnitude + (b + 1) * QBlock), xScales[b + 1], half, a1);
-            a2 = Block(w + (long)(b + 2) * B, Vector256.Load(q + (b + 2) * QBlock), Vector256.Load(magnitude + (b + 2) * QBlock), xScales[b + 2], half, a2);
-            a3 = Block(w + (long)(b + 3) * B, Vector256.Load(q + (b + 3) * QBlock), Vector256.Load(magnitude + (b + 3) * QBlock), xScales[b + 3], half, a3);
+            a0 = Block(w + (long)k * B, x.Values(k), x.Magnitudes(k), x.Scale(k), half, a0);
+            a1 = Block(w + (long)(k + 1) * B, x.Values(k + 1), x.Magnitudes(k + 1), x.Scale(k + 1), half, a1);
+            a2 = Block(w + (long)(k + 2) * B, x.Values(k + 2), x.Magnitudes(k + 2), x.Scale(k + 2), half, a2);
+            a3 = Block(w + (long)(k + 3) * B, x.Values(k + 3), x.Magnitudes(k + 3), x.Scale(k + 3), half, a3);
         }
-        for (; b < blocks; b++)
-            a0 = Block(w + (long)b * B, Vector256.Load(q + b * QBlock), Vector256.Load(magnitude + b * QBlock), xScales[b], half, a0);
+        for (; k < x.Blocks; k++) a0 = Block(w + (long)k * B, x.Values(k), x.Magnitudes(k), x.Scale(k), half, a0);
         return Vector256.Sum((a0 + a1) + (a2 + a3));
     }
 

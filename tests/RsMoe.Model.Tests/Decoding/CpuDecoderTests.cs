@@ -86,14 +86,7 @@ public sealed class CpuDecoderTests
     }
 
     /// <summary>An fp32 model holding exactly a bf16 model's values: the reference for decoding bf16 weights in fp32.</summary>
-    static LlamaForCausalLM Widened(LlamaForCausalLM bf16)
-    {
-        var widened = LlamaForCausalLM.Create(Config, ScalarType.Float32);
-        using var noGrad = no_grad();
-        var source = bf16.state_dict();
-        foreach (var (name, p) in widened.state_dict()) p.copy_(source[name].to_type(ScalarType.Float32));
-        return widened;
-    }
+    static LlamaForCausalLM Widened(LlamaForCausalLM bf16) => TinyModels.Fp32Twin(bf16);
 
     [Theory]
     [InlineData(ScalarType.Float32, 3)]

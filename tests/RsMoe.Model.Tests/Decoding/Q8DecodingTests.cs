@@ -202,10 +202,8 @@ public sealed class Q8DecodingTests
     /// <summary>An fp32 model whose quantised matrices hold the dequantised Q8_0 values and whose other weights are the model's own.</summary>
     static LlamaForCausalLM DequantisedTwin(LlamaForCausalLM lm)
     {
-        var twin = LlamaForCausalLM.Create(Config, ScalarType.Float32);
+        var twin = TinyModels.Fp32Twin(lm);
         using var noGrad = no_grad();
-        var source = lm.state_dict();
-        foreach (var (name, p) in twin.state_dict()) p.copy_(source[name].to_type(ScalarType.Float32));
         var twinLayers = LoraInjector.Layers(twin).ToDictionary(l => l.Path, l => l.Layer);
         foreach (var (path, layer) in LoraInjector.Layers(lm))
             if (layer.DecodeWeight is { } q8)

@@ -27,6 +27,16 @@ public static class TinyModels
         return lm;
     }
 
+    /// <summary>An fp32 model of the same shape holding <paramref name="source"/>'s values, widened (the reference for bf16 or 8-bit decoding).</summary>
+    public static LlamaForCausalLM Fp32Twin(LlamaForCausalLM source)
+    {
+        var twin = LlamaForCausalLM.Create(source.Config, ScalarType.Float32);
+        using var noGrad = no_grad();
+        var values = source.state_dict();
+        foreach (var (name, p) in twin.state_dict()) p.copy_(values[name].to_type(ScalarType.Float32));
+        return twin;
+    }
+
     public static string TempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "rsmoe-tests", Guid.NewGuid().ToString("N"));
