@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using RsMoe.Model;
 using RsMoe.Model.Decoding;
-using RsMoe.Model.Llm;
 using RsMoe.Model.Moe;
 using RsMoe.Model.Tokenizers;
 
 namespace RsMoe.Expert;
 
 /// <summary>
-/// Holds the base model and the expert that serves now, and swaps experts while serving: a new checkpoint is loaded
-/// and validated beside the old one, then becomes current between requests. Requests that hold a lease on the old
+/// Holds the expert that serves now, and swaps experts while serving: a new checkpoint is loaded and validated beside
+/// the old one, then becomes current between requests. Each expert is built from the base on disk with its adapter
+/// merged, so at rest the process holds one copy of the weights (two only while a reload overlaps the old expert). Requests that hold a lease on the old
 /// expert finish on it; it is freed when the last of them ends. A checkpoint that fails validation never serves.
 /// </summary>
 public sealed class ExpertSlot : IDisposable
@@ -30,7 +30,7 @@ public sealed class ExpertSlot : IDisposable
 
     readonly object _gate = new();
     readonly SemaphoreSlim _reloading = new(1, 1);
-    readonly LlamaForCausalLM _base;
+    readonly TorchSharp.torch.Device _device;
     readonly ITextTokenizer _tokenizer;
     readonly ILogger<ExpertSlot> _logger;
     readonly ExpertOptions _options;
@@ -45,7 +45,7 @@ public sealed class ExpertSlot : IDisposable
     public string ModelDirectory { get; }
     public string ConfiguredAdapter { get; }
     public int Reloads { get; private set; }
-    public string Device => _base.Device.ToString();
+    public string Device => _device.ToString();
     public ExpertModel Current { get { lock (_gate) return _current.Model; } }
 
     public ExpertSlot(ExpertOptions options, ILogger<ExpertSlot> logger)
@@ -61,7 +61,7 @@ public sealed class ExpertSlot : IDisposable
             throw new InvalidOperationException($"the model's router has no role '{Role}' (it has {string.Join(", ", Config.Router.ExpertRoles)})");
         ConfiguredAdapter = string.IsNullOrWhiteSpace(options.Adapter) ? Path.Combine(ModelDirectory, "experts", Role) : Path.GetFullPath(options.Adapter);
         _tokenizer = RsMoeModel.LoadLlmTokenizer(ModelDirectory, Config);
-        _base = LlamaForCausalLM.FromPretrained(Path.Combine(ModelDirectory, "llm"), device: TorchRuntime.ResolveDevice(options.Device));
+        _device = TorchRuntime.ResolveDevice(options.Device);
         _current = new Loaded(LoadExpert(ConfiguredAdapter));
         logger.LogInformation("Expert {Role} serves {Version} on {Device}, {Weights} decode weights ({Batching})", Role, _current.Model.Version, Device,
             DecodeWeightFormats.Name(_decodeWeights),
@@ -70,7 +70,7 @@ public sealed class ExpertSlot : IDisposable
 
     ExpertModel LoadExpert(string adapter)
     {
-        var model = ExpertModel.Load(Config, _base, _tokenizer, Role, adapter, _decodeWeights);
+        var model = ExpertModel.Load(Config, ModelDirectory, _tokenizer, Role, adapter, _device, _decodeWeights);
         model.EnableBatching(_options.MaxBatch, _options.TokenDelay);
         return model;
     }
@@ -141,6 +141,5 @@ public sealed class ExpertSlot : IDisposable
     public void Dispose()
     {
         _current.Model.Dispose();
-        _base.Dispose();
     }
 }

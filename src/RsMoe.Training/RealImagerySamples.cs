@@ -23,7 +23,8 @@ public static class RealImagerySamples
         {
             var sentences = image.Captions.Select(Tidy).Where(s => s.Length > 0).DistinctBy(CaptionCorpus.Key).ToList();
             if (sentences.Count == 0) continue;
-            foreach (var s in sentences) stage1.Add(new TrainingSample(image.FileName, CaptionDefaults.Instruction, s, 0, false));
+            string? scene = image.Label is null ? null : $"{dataset.Name}:{image.Label}";
+            foreach (var s in sentences) stage1.Add(new TrainingSample(image.FileName, CaptionDefaults.Instruction, s, 0, false, scene));
             AddSections(image.FileName, sentences.Select(s => new AspectSentence(s, AspectSplitter.LabelReference(s))).ToList(), experts, stage2);
             foreach (var qa in image.QaPairs)
                 stage2.Add(new TrainingSample(image.FileName, qa.Question, qa.Answer,

@@ -70,8 +70,9 @@ public sealed class Trainer
         bool twoStage = _config.Stage is "two-stage" or "stage1";
         if (twoStage && (state is null || state.Stage == "stage1"))
         {
-            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features),
-                _config.Epochs, _config.LearningRate, _config.BatchSize, _config.MaxSteps, state?.Stage == "stage1" ? state : null, resumeFrom);
+            using var scenes = NewSceneClassifier(stage1, model, state?.Stage == "stage1" ? resumeFrom : null);
+            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features, scenes, _config.SceneLossWeight),
+                _config.Epochs, _config.LearningRate, _config.BatchSize, _config.MaxSteps, state?.Stage == "stage1" ? state : null, resumeFrom, scenes: scenes);
             losses["stage1"] = (curve.First(), curve.Last());
             // Stage I adapters become part of the weights every expert starts from.
             LoraInjector.Merge(model.Encoder);
@@ -90,6 +91,20 @@ public sealed class Trainer
         foreach (var f in features.Values) f.Dispose();
         _log($"saved {final} after {clock.Elapsed.TotalMinutes:F1} min");
         return new TrainingReport(final, clock.Elapsed.TotalSeconds, losses, cache.Hits, cache.Misses);
+    }
+
+    const string SceneClassifierFile = "scene_classifier.bin";
+
+    /// <summary>Stage I's scene classifier when the config weighs the scene loss and the examples name scenes; restored on resume.</summary>
+    SceneClassifier? NewSceneClassifier(List<TrainingSample> stage1, RsMoeModel model, string? resumeFrom)
+    {
+        if (_config.SceneLossWeight <= 0 || !stage1.Any(s => s.Scene is not null)) return null;
+        var classifier = new SceneClassifier(stage1.Select(s => s.Scene).OfType<string>(), model.Config.Llm.HiddenSize);
+        classifier.to(model.Device);
+        string saved = resumeFrom is null ? "" : Path.Combine(resumeFrom, SceneClassifierFile);
+        if (File.Exists(saved)) classifier.load(saved);
+        _log($"scene loss: {classifier.Classes} classes, weight {_config.SceneLossWeight}");
+        return classifier;
     }
 
     IImageEncoder CreateImageEncoder() => _config.ImageEncoder switch
@@ -203,9 +218,11 @@ public sealed class Trainer
     }
 
     List<double> RunStage(string stage, RsMoeModel model, int sampleCount, Func<List<int>, Tensor> lossOf,
-        double epochs, double learningRate, int batch, int? maxSteps, TrainerState? resume, string? resumeFrom, Func<int[], int[]>? arrange = null)
+        double epochs, double learningRate, int batch, int? maxSteps, TrainerState? resume, string? resumeFrom, Func<int[], int[]>? arrange = null,
+        SceneClassifier? scenes = null)
     {
         var parameters = TrainableParameters(stage, model);
+        if (scenes is not null) { scenes.train(); parameters.AddRange(scenes.parameters()); }
         model.Encoder.train();
         if (stage == "stage2" && _config.Stage != "one-stage") model.Encoder.QFormer.eval();   // frozen, no dropout
         model.Base.train(stage is "stage0" or "stage1");
@@ -266,7 +283,7 @@ public sealed class Trainer
                          $"{batch * _config.GradientAccumulation / perStep:F1} samples/s ETA {TimeSpan.FromSeconds(perStep * (totalSteps - globalStep)):mm\\:ss}");
                 }
                 if (_config.CheckpointEvery > 0 && globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps)
-                    SaveCheckpoint(model, optimizer, new TrainerState(stage, step + 1 == stepsPerEpoch ? epoch + 1 : epoch, (step + 1) % stepsPerEpoch, globalStep, losses));
+                    SaveCheckpoint(model, optimizer, new TrainerState(stage, step + 1 == stepsPerEpoch ? epoch + 1 : epoch, (step + 1) % stepsPerEpoch, globalStep, losses), scenes);
             }
             metrics.Add(new { stage, epoch = epoch + 1, mean_loss = epochSteps == 0 ? 0 : epochLoss / epochSteps, steps = epochSteps, seconds = Math.Round(clock.Elapsed.TotalSeconds, 1) });
         }
@@ -279,10 +296,11 @@ public sealed class Trainer
         return losses;
     }
 
-    void SaveCheckpoint(RsMoeModel model, OptimizerHelper optimizer, TrainerState state)
+    void SaveCheckpoint(RsMoeModel model, OptimizerHelper optimizer, TrainerState state, SceneClassifier? scenes)
     {
         string directory = Path.Combine(_config.Output, "checkpoints", $"step-{state.GlobalStep:D6}");
         model.Save(Path.Combine(directory, "model"));
+        scenes?.save(Path.Combine(directory, SceneClassifierFile));
         optimizer.save_state_dict(Path.Combine(directory, "optimizer.bin"));
         File.WriteAllText(Path.Combine(directory, "trainer_state.json"), JsonSerializer.Serialize(state));
         _log($"checkpoint {directory}");
@@ -328,12 +346,13 @@ public sealed class Trainer
         return RsMoeModel.LanguageModelLoss(model.Base, embeds, tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device));
     }
 
-    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features)
+    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, SceneClassifier? scenes, double sceneWeight)
     {
         using var encoded = model.Encode(Visual(rows, features), rows.Select(r => r.Prompt).ToList());
         var prefixes = Enumerable.Range(0, rows.Count).Select(i => encoded.VisualPrefix[i]).ToList();
         var (embeds, labels) = model.TeacherForcing(model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
-        return RsMoeModel.LanguageModelLoss(model.Base, embeds, labels);
+        var loss = RsMoeModel.LanguageModelLoss(model.Base, embeds, labels);
+        return scenes is null ? loss : loss + scenes.Loss(encoded.VisualPrefix, rows.Select(r => r.Scene).ToList()) * sceneWeight;
     }
 
     static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features)

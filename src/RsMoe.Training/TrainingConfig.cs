@@ -14,6 +14,8 @@ public sealed record TrainingConfig
 {
     public string Stage { get; init; } = "two-stage";
     /// <summary>The synthetic benchmark's folder, or null to train without it.</summary>
+    // Written even when null: a saved real-imagery config (no synthetic data) must read back as such, not as the default.
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? Data { get; init; } = "data/synth";
     public string? Rsscn7 { get; init; }
     /// <summary>
@@ -55,6 +57,9 @@ public sealed record TrainingConfig
     public int? MaxSteps { get; init; }                   // stops a stage early (tests)
     /// <summary>Stage II's own step budget (the long real-data stage); null = <see cref="MaxSteps"/>.</summary>
     public int? Stage2MaxSteps { get; init; }
+
+    /// <summary>Weight of Stage I's scene loss (<see cref="SceneClassifier"/>) beside the caption loss; 0 = none.</summary>
+    public double SceneLossWeight { get; init; }
 
     /// <summary>Stage 0: epochs of language-model pre-training on caption text (needs <see cref="RealData"/>; 0 = none).</summary>
     public double Stage0Epochs { get; init; }
@@ -107,7 +112,7 @@ public sealed record TrainingConfig
             Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7",
             Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
             Epochs = 2, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
-            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128,
+            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5,
         },
         "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
         _ => throw new ArgumentException($"unknown preset '{name}' (real, default, default-rsscn7, ci)"),

@@ -6,7 +6,9 @@ using RsMoe.Data.Datasets;
 namespace RsMoe.Training;
 
 /// <summary>One supervised example: an image, what the LLM is told, what it must write, and which expert learns it.</summary>
-public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion);
+/// <param name="Scene">The image's scene class as "dataset:class" (e.g. "ucm-captions:airplane"), where its data set names one:
+/// the target of Stage I's scene loss (<see cref="SceneClassifier"/>).</param>
+public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion, string? Scene = null);
 
 /// <summary>Builds Stage I and Stage II examples from the synthetic benchmark, real captioned imagery and RSSCN7 photographs, as configured.</summary>
 public static class TrainingSamples
@@ -94,7 +96,7 @@ public static class TrainingSamples
             {
                 var (themes, objects, relationships) = Rsscn7Sentences[label];
                 string theme = themes[random.Next(themes.Length)];
-                stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false));
+                stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false, $"rsscn7:{label}"));
                 if (config.RealData is null)
                 {
                     stage2.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, ExpertOf(AspectSplitter.Theme, config.Experts), false));

@@ -37,13 +37,37 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         Assert.All(stage2.Where(s => s.IsQuestion && s.Prompt.StartsWith("How many", StringComparison.Ordinal)), s => Assert.Equal(1, s.Expert));
         Assert.All(stage2.Where(s => s.IsQuestion && s.Prompt.StartsWith("What is the location", StringComparison.Ordinal)), s => Assert.Equal(2, s.Expert));
         Assert.Contains(stage2, s => s.IsQuestion && s.Expert == 0 && s.Target == "dense residential");
+        // Stage I's scene loss: every example names its image's class, among its own data set's classes.
+        Assert.All(stage1, s => Assert.NotNull(s.Scene));
+        var classesPerDataset = stage1.Select(s => s.Scene!).Distinct().GroupBy(s => s.Split(':')[0]).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(new Dictionary<string, int> { ["ucm-captions"] = 21, ["rsicd"] = 30, ["rsscn7"] = 7 }, classesPerDataset);
+        Assert.Contains(stage1, s => s.ImagePath.EndsWith("airport_103.jpg", StringComparison.Ordinal) && s.Scene == "rsicd:airport");
+    }
+
+    [Fact]
+    public void TheSceneLossIsCrossEntropyAmongTheRowsOwnDataSetsClasses()
+    {
+        using var classifier = new SceneClassifier(["ucm:farm", "ucm:forest", "rsicd:airport", "rsicd:farmland"], hiddenSize: 8);
+        using var prefix = TorchSharp.torch.randn(3, 4, 8);
+        using var logits = classifier.forward(prefix);
+        var l = logits.data<float>().ToArray();   // classes in ordinal order: rsicd:airport, rsicd:farmland, ucm:farm, ucm:forest
+        double Ce(int row, int target, params int[] among) =>
+            -(l[row * 4 + target] - Math.Log(among.Sum(c => Math.Exp(l[row * 4 + c]))));
+        double expected = (Ce(0, 3, 2, 3) + Ce(2, 0, 0, 1)) / 2;   // the row without a scene adds nothing
+        using var loss = classifier.Loss(prefix, ["ucm:forest", null, "rsicd:airport"]);
+        Assert.Equal(expected, loss.item<float>(), 5);
+        using var none = classifier.Loss(prefix, [null, null, null]);
+        Assert.Equal(0f, none.item<float>());
+        Assert.Throws<ArgumentException>(() => classifier.Loss(prefix, ["ucm:beach", null, null]));
     }
 
     [Fact]
     public void Stage0PretrainsTheLanguageModelBeforeBothStages()
     {
-        var report = new Trainer(Config("stage0"), output.WriteLine).Run();
+        var log = new List<string>();
+        var report = new Trainer(Config("stage0"), line => { log.Add(line); output.WriteLine(line); }).Run();
         Assert.Equal(["stage0", "stage1", "stage2"], report.LossByStage.Keys.Order());
+        Assert.Contains(log, line => line.StartsWith("scene loss: ", StringComparison.Ordinal));
         Assert.All(report.LossByStage.Values, l => Assert.True(double.IsFinite(l.Last)));
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(report.ModelDirectory)!, "stage0-metrics.json")));
         using var model = RsMoeModel.Load(report.ModelDirectory);

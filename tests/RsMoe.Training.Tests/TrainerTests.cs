@@ -131,6 +131,9 @@ public sealed class TrainingConfigTests
         Assert.Throws<ArgumentException>(() => TrainingConfig.Preset("nope"));
         File.WriteAllText(Path.Combine(dir, "bad.yaml"), "stage: [unclosed");
         Assert.Throws<InvalidDataException>(() => TrainingConfig.Load(Path.Combine(dir, "bad.yaml")));
+        // A run's saved config.json trains the same run again: the real preset (no synthetic data) reads back equal.
+        File.WriteAllText(Path.Combine(dir, "saved.json"), TrainingConfig.Preset("real").ToJson());
+        Assert.Equal(TrainingConfig.Preset("real"), TrainingConfig.Load(Path.Combine(dir, "saved.json")));
         foreach (var paper in Directory.GetFiles(FindConfigs(), "*.json"))
             Assert.Equal("instructblip", TrainingConfig.Load(paper).ImageEncoder);
     }

@@ -39,6 +39,7 @@ public static class BenchCommands
         var bench = new Command("bench", "Benchmarks that print figures") { BenchmarkSuite.Create(), Lm(), LmOne(), Kernels(), ConstellationBenchmark.Create() };
         foreach (var command in LlamaCppBenchmarks.Commands().Concat(ImageEncoderBenchmarks.Commands())) bench.Subcommands.Add(command);
         foreach (var command in ExpertBenchmarks.Commands()) bench.Subcommands.Add(command);
+        bench.Subcommands.Add(ExpertMemoryBenchmark.Create());
         return bench;
     }
 

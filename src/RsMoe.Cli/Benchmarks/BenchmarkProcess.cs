@@ -36,7 +36,8 @@ internal static class BenchmarkProcess
         try
         {
             var line = File.ReadLines($"/proc/{process}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+            // "VmRSS:\t  242000 kB"; from 10^7 kB on the tab is the only separator, so split on any whitespace.
+            return line is null ? null : long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
         }
         catch (IOException) { return null; }
     }

@@ -77,14 +77,7 @@ public sealed class LocalConstellation : IAsyncDisposable
     async Task StartAllAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         string model = ModelLocator.Resolve(_options.ModelDirectory);
-        string root = RepositoryRoot();
-        string configuration = typeof(LocalConstellation).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        string Assembly(string folder, string name)
-        {
-            string path = Path.Combine(root, folder, name, "bin", configuration, "net10.0", name + ".dll");
-            if (!File.Exists(path)) throw new FileNotFoundException($"{name} is not built ({path}); run: dotnet build RsMoe.Micro.sln -c {configuration}", path);
-            return path;
-        }
+        static string Assembly(string folder, string name) => ServiceAssembly(folder, name);
 
         StartRedis(progress);
         // A fresh internal credential for this run: the services accept only the gateway, which presents it.
@@ -282,7 +275,16 @@ public sealed class LocalConstellation : IAsyncDisposable
     /// A free loopback port below the kernel's ephemeral range (32768 and up on Linux), so outgoing connections, which
     /// take ephemeral ports, cannot grab it before the service binds it.
     /// </summary>
-    static int FreePort()
+    /// <summary>A service's built assembly in this checkout, in the configuration this launcher was built in.</summary>
+    internal static string ServiceAssembly(string folder, string name)
+    {
+        string configuration = typeof(LocalConstellation).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        string path = Path.Combine(RepositoryRoot(), folder, name, "bin", configuration, "net10.0", name + ".dll");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{name} is not built ({path}); run: dotnet build RsMoe.Micro.sln -c {configuration}", path);
+        return path;
+    }
+
+    internal static int FreePort()
     {
         for (int attempt = 0; attempt < 200; attempt++)
         {

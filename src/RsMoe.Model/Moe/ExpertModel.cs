@@ -45,9 +45,11 @@ public sealed class ExpertModel : IDisposable
     /// Builds the expert beside whatever serves now and checks it before anyone uses it: the adapter must fit the base
     /// (every key and shape) and a forward pass must give finite logits. Throws <see cref="InvalidDataException"/> otherwise.
     /// </summary>
+    /// <param name="modelDirectory">The model folder whose <c>llm/</c> is the base: the expert is built from the files, so the
+    /// caller keeps no base copy in memory.</param>
     /// <param name="decodeWeights">The weights the CPU decoder reads: the merged model's own, or Q8_0 quantised from them.</param>
-    public static ExpertModel Load(RsMoeConfig config, LlamaForCausalLM baseModel, ITextTokenizer tokenizer, string role, string adapterDirectory,
-        DecodeWeightFormat decodeWeights = DecodeWeightFormat.Full)
+    public static ExpertModel Load(RsMoeConfig config, string modelDirectory, ITextTokenizer tokenizer, string role, string adapterDirectory,
+        Device? device = null, DecodeWeightFormat decodeWeights = DecodeWeightFormat.Full)
     {
         string weights = Path.Combine(adapterDirectory, "adapter_model.safetensors");
         if (!Directory.Exists(adapterDirectory)) throw new DirectoryNotFoundException($"adapter folder '{adapterDirectory}' does not exist");
@@ -56,13 +58,12 @@ public sealed class ExpertModel : IDisposable
         LlamaForCausalLM lm;
         try
         {
-            lm = RsMoeModel.LoadExpert(config, baseModel, adapterDirectory);
+            lm = RsMoeModel.LoadExpert(modelDirectory, adapterDirectory, device);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidDataException($"adapter '{adapterDirectory}' does not fit the base model: {e.Message}", e);
         }
-        if (baseModel.Device.type != DeviceType.CPU) lm.to(baseModel.Device);
         var expert = new ExpertModel(role, version, Path.GetFullPath(adapterDirectory), lm, tokenizer, config.NumQueryTokens + config.Router.PromptLength);
         try
         {

@@ -358,6 +358,28 @@ public sealed class RsMoeModel : IDisposable
         return expert;
     }
 
+    /// <summary>
+    /// One role's expert built straight from a model folder's base language model on disk, its adapter merged: a
+    /// process that serves one expert holds this one copy of the weights, not the base beside it.
+    /// </summary>
+    public static LlamaForCausalLM LoadExpert(string modelDirectory, string adapterDirectory, Device? device = null)
+    {
+        var expert = LlamaForCausalLM.FromPretrained(Path.Combine(modelDirectory, "llm"));
+        try
+        {
+            PeftAdapter.Load(expert, adapterDirectory);
+            LoraInjector.Merge(expert);
+            expert.eval();
+            if (device is not null && device.type != DeviceType.CPU) expert.to(device);
+            return expert;
+        }
+        catch
+        {
+            expert.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A language model's weights without any LoRA adapter tensors (merged Stage I adapters are already in them).</summary>
     static Dictionary<string, Tensor> BaseWeights(LlamaForCausalLM lm) =>
         lm.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
