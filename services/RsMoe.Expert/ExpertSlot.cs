@@ -8,9 +8,9 @@ namespace RsMoe.Expert;
 
 /// <summary>
 /// Holds the expert that serves now, and swaps experts while serving: a new checkpoint is loaded and validated beside
-/// the old one, then becomes current between requests. Each expert is built from the base on disk with its adapter
-/// merged, so at rest the process holds one copy of the weights (two only while a reload overlaps the old expert). Requests that hold a lease on the old
-/// expert finish on it; it is freed when the last of them ends. A checkpoint that fails validation never serves.
+/// the old one, then becomes current between requests. Requests that hold a lease on the old expert finish on it; it is
+/// freed when the last of them ends. A checkpoint that fails validation never serves. Each expert is built from the
+/// base on disk with its adapter merged, so at rest the process holds one copy of the weights (two during a reload).
 /// </summary>
 public sealed class ExpertSlot : IDisposable
 {

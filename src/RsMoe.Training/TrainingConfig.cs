@@ -13,8 +13,10 @@ namespace RsMoe.Training;
 public sealed record TrainingConfig
 {
     public string Stage { get; init; } = "two-stage";
-    /// <summary>The synthetic benchmark's folder, or null to train without it.</summary>
-    // Written even when null: a saved real-imagery config (no synthetic data) must read back as such, not as the default.
+    /// <summary>
+    /// The synthetic benchmark's folder, or null to train without it. Written even when null, so a saved real-imagery
+    /// config reads back without synthetic data rather than with the default folder.
+    /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? Data { get; init; } = "data/synth";
     public string? Rsscn7 { get; init; }

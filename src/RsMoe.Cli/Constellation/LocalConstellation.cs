@@ -77,8 +77,6 @@ public sealed class LocalConstellation : IAsyncDisposable
     async Task StartAllAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         string model = ModelLocator.Resolve(_options.ModelDirectory);
-        static string Assembly(string folder, string name) => ServiceAssembly(folder, name);
-
         StartRedis(progress);
         // A fresh internal credential for this run: the services accept only the gateway, which presents it.
         InternalCredential = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
@@ -87,22 +85,22 @@ public sealed class LocalConstellation : IAsyncDisposable
             ["ImageEncoder__ModelDirectory"] = model, ["VlmEncoder__ModelDirectory"] = model, ["Expert__ModelDirectory"] = model,
             ["Internal__Credential"] = InternalCredential,
         };
-        Add("image-encoder", Assembly("services", "RsMoe.ImageEncoder"), modelEnv);
-        Add("vlm-encoder", Assembly("services", "RsMoe.VlmEncoder"), modelEnv);
+        Add("image-encoder", ServiceAssembly("services", "RsMoe.ImageEncoder"), modelEnv);
+        Add("vlm-encoder", ServiceAssembly("services", "RsMoe.VlmEncoder"), modelEnv);
         foreach (var role in ExpertRoles)
         {
             int replicas = _options.ExpertReplicas.TryGetValue(role, out int n) ? Math.Max(1, n) : 1;
             for (int k = 1; k <= replicas; k++)
             {
                 string name = k == 1 ? $"expert-{role}" : $"expert-{role}-{k}";
-                Add(name, Assembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
+                Add(name, ServiceAssembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
                 _destinations[name] = ($"expert-{role}", k == 1 ? "primary" : $"replica{k}");
             }
         }
         int httpPort = _options.GatewayHttpPort == 0 ? FreePort() : _options.GatewayHttpPort;
         int grpcPort = _options.GatewayGrpcPort == 0 ? FreePort() : _options.GatewayGrpcPort;
         var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "", ["Internal__Credential"] = InternalCredential };
-        Add("gateway", Assembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
+        Add("gateway", ServiceAssembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
 
         // Backends start together; the gateway last (its YARP clusters pointing at them), so its first probes find them up.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -271,10 +269,6 @@ public sealed class LocalConstellation : IAsyncDisposable
         (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
             .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
 
-    /// <summary>
-    /// A free loopback port below the kernel's ephemeral range (32768 and up on Linux), so outgoing connections, which
-    /// take ephemeral ports, cannot grab it before the service binds it.
-    /// </summary>
     /// <summary>A service's built assembly in this checkout, in the configuration this launcher was built in.</summary>
     internal static string ServiceAssembly(string folder, string name)
     {
@@ -284,6 +278,10 @@ public sealed class LocalConstellation : IAsyncDisposable
         return path;
     }
 
+    /// <summary>
+    /// A free loopback port below the kernel's ephemeral range (32768 and up on Linux), so outgoing connections, which
+    /// take ephemeral ports, cannot grab it before the service binds it.
+    /// </summary>
     internal static int FreePort()
     {
         for (int attempt = 0; attempt < 200; attempt++)

@@ -352,10 +352,7 @@ public sealed class RsMoeModel : IDisposable
     {
         var expert = LlamaForCausalLM.Create(config.Llm, baseModel.DType);
         StateDictLoader.Load(expert, BaseWeights(baseModel)).EnsureComplete("expert base");
-        PeftAdapter.Load(expert, adapterDirectory);
-        if (merge) LoraInjector.Merge(expert);
-        expert.eval();
-        return expert;
+        return WithAdapter(expert, adapterDirectory, merge);
     }
 
     /// <summary>
@@ -364,13 +361,19 @@ public sealed class RsMoeModel : IDisposable
     /// </summary>
     public static LlamaForCausalLM LoadExpert(string modelDirectory, string adapterDirectory, Device? device = null)
     {
-        var expert = LlamaForCausalLM.FromPretrained(Path.Combine(modelDirectory, "llm"));
+        var expert = WithAdapter(LlamaForCausalLM.FromPretrained(Path.Combine(modelDirectory, "llm")), adapterDirectory, merge: true);
+        if (device is not null && device.type != DeviceType.CPU) expert.to(device);
+        return expert;
+    }
+
+    /// <summary>A base language model with one role's adapter attached (and merged); the model is disposed if the adapter does not fit.</summary>
+    static LlamaForCausalLM WithAdapter(LlamaForCausalLM expert, string adapterDirectory, bool merge)
+    {
         try
         {
             PeftAdapter.Load(expert, adapterDirectory);
-            LoraInjector.Merge(expert);
+            if (merge) LoraInjector.Merge(expert);
             expert.eval();
-            if (device is not null && device.type != DeviceType.CPU) expert.to(device);
             return expert;
         }
         catch
