@@ -32,20 +32,50 @@ public sealed class FeatureCache
     public Tensor Get(string imagePath)
     {
         byte[] bytes = File.ReadAllBytes(imagePath);
-        string file = Path.Combine(_directory, ContentKey(bytes) + ".f16");
-        if (File.Exists(file) && new FileInfo(file).Length % (_encoder.TokenWidth * 2) == 0 && new FileInfo(file).Length > 0)
+        return Cached(ContentKey(bytes), () =>
+        {
+            var pixels = ImageDecoder.Preprocess(bytes, _preprocessing);
+            return _encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
+        });
+    }
+
+    /// <summary>
+    /// Visual tokens of a 2×2 mosaic of four images (row by row), each preprocessed and then halved by 2×2 averaging:
+    /// the same kind of ground seen from twice as high, at the encoder's input size. Keyed by the four contents.
+    /// </summary>
+    public Tensor GetMosaic(IReadOnlyList<string> imagePaths)
+    {
+        if (imagePaths.Count != 4) throw new ArgumentException($"a mosaic is made of 4 images, not {imagePaths.Count}", nameof(imagePaths));
+        var contents = imagePaths.Select(File.ReadAllBytes).ToArray();
+        string key = ContentKey(System.Text.Encoding.UTF8.GetBytes("mosaic2x2:" + string.Join(',', contents.Select(ContentKey))));
+        return Cached(key, () => _encoder.Encode(Mosaic(contents.Select(b => ImageDecoder.Preprocess(b, _preprocessing)).ToArray())));
+    }
+
+    /// <summary>[1, 3, H, W]: four preprocessed images of H × W, halved and laid out 2 × 2.</summary>
+    public static Tensor Mosaic(IReadOnlyList<PixelTensor> tiles)
+    {
+        using var scope = NewDisposeScope();
+        var halves = nn.functional.avg_pool2d(stack(tiles.Select(p => tensor(p.Data, [3, p.Height, p.Width])).ToArray(), 0), 2);
+        var top = cat([halves[0], halves[1]], 2);
+        var bottom = cat([halves[2], halves[3]], 2);
+        return cat([top, bottom], 1).unsqueeze(0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The stored tokens under <paramref name="key"/>, or <paramref name="encode"/>'s [1, N, width] stored first.</summary>
+    Tensor Cached(string key, Func<Tensor> encode)
+    {
+        string file = Path.Combine(_directory, key + ".f16");
+        long length = File.Exists(file) ? new FileInfo(file).Length : 0;
+        if (length > 0 && length % (_encoder.TokenWidth * 2) == 0)
         {
             Hits++;
-            var stored = empty([new FileInfo(file).Length / (_encoder.TokenWidth * 2), _encoder.TokenWidth], ScalarType.Float16);
+            using var stored = empty([length / (_encoder.TokenWidth * 2), _encoder.TokenWidth], ScalarType.Float16);
             using (var stream = File.OpenRead(file)) stream.ReadExactly(stored.bytes);
-            var result = stored.to_type(ScalarType.Float32);
-            stored.Dispose();
-            return result;
+            return stored.to_type(ScalarType.Float32);
         }
         Misses++;
-        var pixels = ImageDecoder.Preprocess(bytes, _preprocessing);
         using var scope = NewDisposeScope();
-        var tokens = _encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width])).squeeze(0);
+        var tokens = encode().squeeze(0);
         using (var half = tokens.to_type(ScalarType.Float16).contiguous())
         {
             string temp = file + ".tmp" + Environment.CurrentManagedThreadId;
@@ -55,5 +85,4 @@ public sealed class FeatureCache
         // What training reads must equal what a later epoch reads from disk: round through fp16 now.
         return tokens.to_type(ScalarType.Float16).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
-
 }

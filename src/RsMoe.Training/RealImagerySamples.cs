@@ -32,8 +32,8 @@ public static class RealImagerySamples
         }
     }
 
-    /// <summary>Each expert's examples from one image's labelled sentences, with the fallback described on <see cref="Add"/>.</summary>
-    public static void AddSections(string imagePath, IReadOnlyList<AspectSentence> sentences, int experts, List<TrainingSample> stage2)
+    /// <summary>Each expert's examples from one image's (or mosaic's) labelled sentences, with the fallback described on <see cref="Add"/>.</summary>
+    public static void AddSections(string imagePath, IReadOnlyList<AspectSentence> sentences, int experts, List<TrainingSample> stage2, string[]? mosaicWith = null)
     {
         var byExpert = Enumerable.Range(0, experts).Select(_ => new List<string>()).ToArray();
         foreach (var s in sentences) byExpert[TrainingSamples.ExpertOf(s.Aspect, experts, aboutTheImageFrame: IsAboutTheFrame(s.Text))].Add(s.Text);
@@ -47,7 +47,7 @@ public static class RealImagerySamples
                 var pool = spare.Count > 0 ? spare : sentences.Select(s => s.Text).ToList();
                 mine = [pool[(int)((StableHash(Path.GetFileName(imagePath)) * 31 + (uint)e) % (uint)pool.Count)]];
             }
-            foreach (var text in mine) stage2.Add(new TrainingSample(imagePath, CaptionDefaults.Instruction, text, e, false));
+            foreach (var text in mine) stage2.Add(new TrainingSample(imagePath, CaptionDefaults.Instruction, text, e, false, MosaicWith: mosaicWith));
         }
     }
 

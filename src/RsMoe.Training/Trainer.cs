@@ -45,9 +45,9 @@ public sealed class Trainer
         using var encoder = CreateImageEncoder();
         var cache = new FeatureCache(_config.FeatureCache ?? Path.Combine(_config.Output, "..", "feature-cache"), encoder, Preprocessing());
         var features = new Dictionary<string, Tensor>();
-        foreach (var path in stage1.Select(s => s.ImagePath).Concat(stage2.Select(s => s.ImagePath)).Distinct())
-            features[path] = cache.Get(path).DetachFromDisposeScope();
-        _log($"features: {features.Count} images ({cache.Hits} cached, {cache.Misses} encoded)");
+        foreach (var sample in stage1.Concat(stage2).DistinctBy(s => s.ViewKey))
+            features[sample.ViewKey] = (sample.MosaicWith is null ? cache.Get(sample.ImagePath) : cache.GetMosaic(sample.Images)).DetachFromDisposeScope();
+        _log($"features: {features.Count} views ({cache.Hits} cached, {cache.Misses} encoded; {features.Keys.Count(k => k.StartsWith("mosaic:", StringComparison.Ordinal))} mosaics)");
 
         TrainerState? state = resumeFrom is null ? null : JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(resumeFrom, "trainer_state.json")));
         var corpus = _config.RealData is { } root && _config.Stage0Epochs > 0 ? new RsMoe.Data.Datasets.RealImagery(root).Corpus() : null;
@@ -306,7 +306,7 @@ public sealed class Trainer
         _log($"checkpoint {directory}");
     }
 
-    static Tensor Visual(List<TrainingSample> rows, Dictionary<string, Tensor> features) => stack(rows.Select(r => features[r.ImagePath]).ToArray(), 0);
+    static Tensor Visual(List<TrainingSample> rows, Dictionary<string, Tensor> features) => stack(rows.Select(r => features[r.ViewKey]).ToArray(), 0);
 
     /// <summary>
     /// Batches of similar length (a padded batch costs its longest row): the shuffled order is cut into windows of 64

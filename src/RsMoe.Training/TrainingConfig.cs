@@ -21,6 +21,12 @@ public sealed record TrainingConfig
     public string? Data { get; init; } = "data/synth";
     public string? Rsscn7 { get; init; }
     /// <summary>
+    /// Zoomed-out views per RSSCN7 training photo: 2×2 mosaics of it and three other photos of its class, each at half
+    /// size, as if seen from twice as high. RSSCN7's classes run from fine to coarse scale and the photos users bring
+    /// come at any scale; the training split holds the fine ones. 0 = none.
+    /// </summary>
+    public int Rsscn7Mosaics { get; init; }
+    /// <summary>
     /// The shared real-data folder (<c>../shared/data</c>): UCM-captions and RSICD train images with RSIVQA's questions
     /// for Stages I and II, and every caption corpus (less the test references) for Stage 0.
     /// </summary>
@@ -114,7 +120,7 @@ public sealed record TrainingConfig
             Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7",
             Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
             Epochs = 2, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
-            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5,
+            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5, Rsscn7Mosaics = 2,
         },
         "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
         _ => throw new ArgumentException($"unknown preset '{name}' (real, default, default-rsscn7, ci)"),

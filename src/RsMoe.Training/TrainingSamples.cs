@@ -8,7 +8,16 @@ namespace RsMoe.Training;
 /// <summary>One supervised example: an image, what the LLM is told, what it must write, and which expert learns it.</summary>
 /// <param name="Scene">The image's scene class as "dataset:class" (e.g. "ucm-captions:airplane"), where its data set names one:
 /// the target of Stage I's scene loss (<see cref="SceneClassifier"/>).</param>
-public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion, string? Scene = null);
+/// <param name="MosaicWith">Three more images that make, with <paramref name="ImagePath"/>, the 2×2 half-size mosaic the
+/// example shows (a zoomed-out view, <see cref="FeatureCache.GetMosaic"/>); null = the image itself.</param>
+public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion, string? Scene = null, string[]? MosaicWith = null)
+{
+    /// <summary>Every image the example shows.</summary>
+    public IReadOnlyList<string> Images => MosaicWith is null ? [ImagePath] : [ImagePath, .. MosaicWith];
+
+    /// <summary>What the example's visual features are stored under: the image's path, or the mosaic's paths.</summary>
+    public string ViewKey => MosaicWith is null ? ImagePath : "mosaic:" + string.Join('|', Images);
+}
 
 /// <summary>Builds Stage I and Stage II examples from the synthetic benchmark, real captioned imagery and RSSCN7 photographs, as configured.</summary>
 public static class TrainingSamples
@@ -90,23 +99,36 @@ public static class TrainingSamples
         }
         if (config.Rsscn7 is { } rsscn7)
         {
-            // Real photographs at four scales: their class's sentences and the theme question.
+            // Real photographs at four scales: their class's sentences and the theme question, for each photo and for
+            // zoomed-out mosaics of it with others of its class.
             var random = new Random(config.Seed);
-            foreach (var (path, label, _) in RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, "train"))
+            var photos = RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, "train");
+            var byClass = photos.GroupBy(p => p.Label).ToDictionary(g => g.Key, g => g.Select(p => p.Path).ToArray());
+            foreach (var (path, label, _) in photos)
             {
-                var (themes, objects, relationships) = Rsscn7Sentences[label];
-                string theme = themes[random.Next(themes.Length)];
-                stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false, $"rsscn7:{label}"));
-                if (config.RealData is null)
+                AddRsscn7(config, label, path, null, random, stage1, stage2);
+                for (int m = 0; m < config.Rsscn7Mosaics; m++)
                 {
-                    stage2.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, ExpertOf(AspectSplitter.Theme, config.Experts), false));
-                    continue;
+                    var others = byClass[label].Where(p => p != path).OrderBy(_ => random.Next()).Take(3).ToArray();
+                    if (others.Length == 3) AddRsscn7(config, label, path, others, random, stage1, stage2);
                 }
-                RealImagerySamples.AddSections(path, [new(theme, AspectSplitter.Theme), new(objects, AspectSplitter.Objects), new(relationships, AspectSplitter.Relationships)], config.Experts, stage2);
-                stage2.Add(new TrainingSample(path, "What is the theme of this picture?", Rsscn7SceneAnswers[label], ExpertOf(AspectSplitter.Theme, config.Experts), true));
             }
         }
         return (stage1, stage2);
+    }
+
+    static void AddRsscn7(TrainingConfig config, string label, string path, string[]? mosaicWith, Random random, List<TrainingSample> stage1, List<TrainingSample> stage2)
+    {
+        var (themes, objects, relationships) = Rsscn7Sentences[label];
+        string theme = themes[random.Next(themes.Length)];
+        stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false, $"rsscn7:{label}", mosaicWith));
+        if (config.RealData is null)
+        {
+            stage2.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, ExpertOf(AspectSplitter.Theme, config.Experts), false, MosaicWith: mosaicWith));
+            return;
+        }
+        RealImagerySamples.AddSections(path, [new(theme, AspectSplitter.Theme), new(objects, AspectSplitter.Objects), new(relationships, AspectSplitter.Relationships)], config.Experts, stage2, mosaicWith);
+        stage2.Add(new TrainingSample(path, "What is the theme of this picture?", Rsscn7SceneAnswers[label], ExpertOf(AspectSplitter.Theme, config.Experts), true, MosaicWith: mosaicWith));
     }
 
     /// <summary>The synthetic benchmark's captions (split by aspect as generated) and its questions.</summary>

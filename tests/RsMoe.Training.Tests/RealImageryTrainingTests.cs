@@ -28,7 +28,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         var real = new RealImagery(SharedData.Path());
         var heldOut = real.Ucm().Split("test").Concat(real.Ucm().Split("val")).Concat(real.Rsicd().Dataset.Split("test")).Concat(real.Rsicd().Dataset.Split("val"))
             .Select(i => i.FileName).ToHashSet();
-        Assert.DoesNotContain(stage1.Concat(stage2), s => heldOut.Contains(s.ImagePath));
+        Assert.DoesNotContain(stage1.Concat(stage2), s => s.Images.Any(heldOut.Contains));
         var sentencesByImage = stage2.Where(s => !s.IsQuestion).GroupBy(s => s.ImagePath).ToList();
         Assert.Equal(1680 + 7946 + 1680, sentencesByImage.Count);
         Assert.All(sentencesByImage, g => Assert.Equal([0, 1, 2], g.Select(s => s.Expert).Distinct().Order()));
@@ -42,6 +42,16 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         var classesPerDataset = stage1.Select(s => s.Scene!).Distinct().GroupBy(s => s.Split(':')[0]).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(new Dictionary<string, int> { ["ucm-captions"] = 21, ["rsicd"] = 30, ["rsscn7"] = 7 }, classesPerDataset);
         Assert.Contains(stage1, s => s.ImagePath.EndsWith("airport_103.jpg", StringComparison.Ordinal) && s.Scene == "rsicd:airport");
+        // Zoomed-out views: each RSSCN7 training photo leads two mosaics of four different training photos of its class.
+        var rsscn7Train = Rsscn7.Split(SharedData.Path("rsscn7"), "train").ToDictionary(p => p.Path, p => p.Label);
+        var mosaics = stage1.Where(s => s.MosaicWith is not null).ToList();
+        Assert.Equal(2 * 1680, mosaics.Count);
+        Assert.All(mosaics, s =>
+        {
+            Assert.Equal(4, s.Images.Distinct().Count());
+            Assert.All(s.Images, image => Assert.Equal($"rsscn7:{rsscn7Train[image]}", s.Scene));
+        });
+        Assert.Equal(2 * 1680 * 4, stage2.Count(s => s.MosaicWith is not null));   // three sections and the theme question
     }
 
     [Fact]

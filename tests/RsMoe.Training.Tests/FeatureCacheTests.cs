@@ -1,0 +1,66 @@
+using RsMoe.Data.Images;
+using RsMoe.Model.Tests.Support;
+using RsMoe.Model.Vision;
+using static TorchSharp.torch;
+
+namespace RsMoe.Training.Tests;
+
+/// <summary>The feature cache's zoomed-out mosaics: their layout, their values and their keys.</summary>
+public sealed class FeatureCacheTests
+{
+    /// <summary>Each channel's mean over the image, one token: enough to see which pixels the cache fed the encoder.</summary>
+    sealed class ChannelMeans : IImageEncoder
+    {
+        public string Identity => "channel-means";
+        public int TokenWidth => 3;
+        public Tensor Encode(Tensor pixels) => pixels.mean([2, 3]).unsqueeze(1);
+        public void Dispose() { }
+    }
+
+    static PixelTensor Tile(Func<int, int, int, float> value, int size = 4) =>
+        new(Enumerable.Range(0, 3 * size * size).Select(i => value(i / (size * size), i / size % size, i % size)).ToArray(), 3, size, size);
+
+    [Fact]
+    public void AMosaicHalvesEachImageByAveragingAndLaysThemOutRowByRow()
+    {
+        var tiles = new[]
+        {
+            Tile((c, y, x) => x + 10 * y + 100 * c),   // a gradient: each 2×2 block averages to its centre
+            Tile((c, _, _) => 1), Tile((c, _, _) => 2), Tile((c, _, _) => 3),
+        };
+        using var mosaic = FeatureCache.Mosaic(tiles);
+        Assert.Equal([1L, 3, 4, 4], mosaic.shape);
+        float At(int c, int y, int x) => mosaic[0, c, y, x].item<float>();
+        Assert.Equal(0.5f + 5 + 200, At(2, 0, 0));
+        Assert.Equal(2.5f + 25, At(0, 1, 1));
+        Assert.Equal(1f, At(1, 0, 3));
+        Assert.Equal(2f, At(0, 3, 0));
+        Assert.Equal(3f, At(2, 2, 2));
+    }
+
+    [Fact]
+    public void AMosaicOfRealPhotosIsEncodedOnceAndKeyedByItsImagesInOrder()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "rsmoe-feature-cache-tests", Guid.NewGuid().ToString("N"));
+        using var encoder = new ChannelMeans();
+        var cache = new FeatureCache(directory, encoder);
+        var photos = new[] { "gParking/g001.jpg", "gParking/g002.jpg", "gParking/g003.jpg", "gParking/g004.jpg" }
+            .Select(f => SharedData.Path("rsscn7", "images", f)).ToArray();
+
+        using var first = cache.GetMosaic(photos);
+        using var again = cache.GetMosaic(photos);
+        Assert.Equal((1, 1), (cache.Hits, cache.Misses));
+        Assert.True(first.allclose(again, rtol: 0, atol: 0));
+        using var pixels = FeatureCache.Mosaic(photos.Select(p => ImageDecoder.Preprocess(p, ImagePreprocessing.ResNet18Cntk)).ToArray());
+        using var expected = encoder.Encode(pixels).squeeze(0);
+        Assert.True(first.allclose(expected, rtol: 1e-3, atol: 1e-3));
+        // The whole mosaic's means are the four photos' means averaged: nothing was cropped or repeated.
+        using var singles = stack(photos.Select(cache.Get).ToArray(), 0).mean([0]);
+        Assert.True(first.allclose(singles, rtol: 1e-2, atol: 1e-2));
+
+        using var reordered = cache.GetMosaic([photos[1], photos[0], photos[2], photos[3]]);
+        Assert.Equal(1 + 4 + 1, cache.Misses);   // another order is another view
+        Assert.Throws<ArgumentException>(() => cache.GetMosaic(photos[..3]));
+        Directory.Delete(directory, recursive: true);
+    }
+}
