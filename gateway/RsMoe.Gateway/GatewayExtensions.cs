@@ -15,7 +15,7 @@ public static class GatewayExtensions
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
-        if (options.ExpertRoles.Count == 0) options.ExpertRoles.AddRange(GatewayOptions.DefaultExpertRoles);
+        if (options.ExpertRoles.Count == 0) options.ExpertRoles.AddRange(RsMoe.Captions.CaptionPolicy.Roles);
         var cache = builder.Configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
         var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
         service.MaxReceiveMessageBytes = (int)Math.Min(int.MaxValue, options.MaxImageBytes + 64 * 1024);
@@ -26,6 +26,7 @@ public static class GatewayExtensions
         // A destination named by a host (a Kubernetes headless Service) expands to one destination per address it
         // resolves to, refreshed, so YARP health-checks and balances HTTP/2 across every replica.
         var @internal = builder.Configuration.GetSection(InternalOptions.Section).Get<InternalOptions>() ?? new InternalOptions();
+        builder.Services.AddSingleton(ExpertClusters.AddTo(builder.Configuration));
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddDnsDestinationResolver(dns => dns.RefreshPeriod = options.DnsRefreshPeriod)
             .AddConfigFilter<ClusterDefaults>()
@@ -47,6 +48,8 @@ public static class GatewayExtensions
         builder.Services.AddSingleton<PromptLimits>();
         builder.Services.AddSingleton<CaptionPipeline>();
         builder.Services.AddSingleton<ExpertDirectory>();
+        builder.Services.AddSingleton<ExpertRoster>();
+        builder.Services.AddHostedService<ExpertRosterRefresh>();
         return builder;
     }
 

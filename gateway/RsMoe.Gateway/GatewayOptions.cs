@@ -1,3 +1,5 @@
+using RsMoe.Captions;
+
 namespace RsMoe.Gateway;
 
 /// <summary>The section <c>Gateway</c>.</summary>
@@ -5,15 +7,19 @@ public sealed class GatewayOptions
 {
     public const string Section = "Gateway";
 
-    /// <summary>The experts in caption order; each is the YARP cluster <c>expert-{role}</c>. (Configuration binding appends to a list, so the default is applied after binding.)</summary>
+    /// <summary>
+    /// The experts listed before the VLM encoder has named its own (<see cref="Pipeline.ExpertRoster"/>); each is the
+    /// YARP cluster <c>expert-{role}</c>. (Configuration binding appends to a list, so the default is applied after binding.)
+    /// </summary>
     public List<string> ExpertRoles { get; set; } = [];
-    public static readonly string[] DefaultExpertRoles = ["theme", "objects", "relationships"];
-    public string DefaultInstruction { get; set; } = "Describe this image in detail.";
+    /// <summary>Every expert's address, <c>{role}</c> filled in (a headless Service per role in Kubernetes); <c>ReverseProxy:Clusters:expert-{role}</c> overrides it.</summary>
+    public string ExpertAddress { get; set; } = "http://expert-{role}:5000";
+    public string DefaultInstruction { get; set; } = CaptionPolicy.Instruction;
     public long MaxImageBytes { get; set; } = 20L << 20;
     public int MaxInstructionChars { get; set; } = 2000;
-    public int CaptionMaxNewTokens { get; set; } = 80;
-    public double CaptionRepetitionPenalty { get; set; } = 1.1;
-    public int AskMaxNewTokens { get; set; } = 24;
+    public int CaptionMaxNewTokens { get; set; } = CaptionPolicy.CaptionMaxNewTokens;
+    public double CaptionRepetitionPenalty { get; set; } = CaptionPolicy.CaptionRepetitionPenalty;
+    public int AskMaxNewTokens { get; set; } = CaptionPolicy.AnswerMaxNewTokens;
     /// <summary>Each stage's own deadline, never later than the caller's.</summary>
     public TimeSpan ImageEncoderTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public TimeSpan VlmEncoderTimeout { get; set; } = TimeSpan.FromSeconds(15);

@@ -1,3 +1,4 @@
+using RsMoe.Captions;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
@@ -104,12 +105,12 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
         slot.Current.ValidatePrefix(shape);
         var s = request.Settings ?? new GenerationSettings();
         if (s.MaxNewTokens < 0 || s.MaxNewTokens > options.MaxNewTokensLimit)
-            throw new ArgumentException($"max_new_tokens must be between 1 and {options.MaxNewTokensLimit} (0 for the default 64)");
+            throw new ArgumentException($"max_new_tokens must be between 1 and {options.MaxNewTokensLimit} (0 for the default {CaptionPolicy.CaptionMaxNewTokens})");
         if (s.Temperature < 0 || s.TopP < 0 || s.TopP > 1 || s.TopK < 0 || s.RepetitionPenalty < 0)
             throw new ArgumentException("temperature, top_p (at most 1), top_k and repetition_penalty must not be negative");
         var settings = new GenerationOptions
         {
-            MaxNewTokens = s.MaxNewTokens == 0 ? 64 : s.MaxNewTokens,
+            MaxNewTokens = s.MaxNewTokens == 0 ? CaptionPolicy.CaptionMaxNewTokens : s.MaxNewTokens,
             RepetitionPenalty = s.RepetitionPenalty == 0 ? 1.0 : s.RepetitionPenalty,
             DoSample = s.Temperature > 0,
             Temperature = s.Temperature > 0 ? s.Temperature : 1.0,

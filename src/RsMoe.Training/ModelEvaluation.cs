@@ -38,7 +38,7 @@ public static class ModelEvaluation
         foreach (var image in images)
         {
             using var tokens = cache.Get(Path.Combine(dataDirectory, image.FileName)).unsqueeze(0);
-            var caption = model.Caption(tokens, image.Instruction ?? "Describe this image in detail.", options);
+            var caption = model.Caption(tokens, image.Instruction ?? RsMoe.Captions.CaptionPolicy.Instruction, options);
             predictedCaptions[image.Id] = caption.Caption;
             references[image.Id] = image.Captions;
             records.Add(new { image_id = image.Id, caption = caption.Caption, sections = caption.Sections.Select(s => new { aspect = s.Aspect, text = s.Text }) });

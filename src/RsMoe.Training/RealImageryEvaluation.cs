@@ -69,7 +69,7 @@ public static class RealImageryEvaluation
             foreach (var image in images)
             {
                 using var tokens = cache.Get(image.FileName).unsqueeze(0);
-                var caption = model.Caption(tokens, CaptionDefaults.Instruction, captionOptions);
+                var caption = model.Caption(tokens, CaptionPolicy.Instruction, captionOptions);
                 merged[image.Id] = caption.Caption;
                 theme[image.Id] = caption.Sections.FirstOrDefault(s => s.Aspect == roles[0])?.Text ?? "";
                 references[image.Id] = image.Captions;
@@ -102,7 +102,7 @@ public static class RealImageryEvaluation
         foreach (var photo in photos)
         {
             using var tokens = cache.Get(photo.Path).unsqueeze(0);
-            var caption = model.Caption(tokens, CaptionDefaults.Instruction, captionOptions);
+            var caption = model.Caption(tokens, CaptionPolicy.Instruction, captionOptions);
             captions++;
             Count(caption.Sections);
             bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, photo.Label);

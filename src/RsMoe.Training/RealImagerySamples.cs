@@ -24,7 +24,7 @@ public static class RealImagerySamples
             var sentences = image.Captions.Select(Tidy).Where(s => s.Length > 0).DistinctBy(CaptionCorpus.Key).ToList();
             if (sentences.Count == 0) continue;
             string? scene = image.Label is null ? null : $"{dataset.Name}:{image.Label}";
-            foreach (var s in sentences) stage1.Add(new TrainingSample(image.FileName, CaptionDefaults.Instruction, s, 0, false, scene));
+            foreach (var s in sentences) stage1.Add(new TrainingSample(image.FileName, CaptionPolicy.Instruction, s, 0, false, scene));
             AddSections(image.FileName, sentences.Select(s => new AspectSentence(s, AspectSplitter.LabelReference(s))).ToList(), experts, stage2);
             foreach (var qa in image.QaPairs)
                 stage2.Add(new TrainingSample(image.FileName, qa.Question, qa.Answer,
@@ -47,7 +47,7 @@ public static class RealImagerySamples
                 var pool = spare.Count > 0 ? spare : sentences.Select(s => s.Text).ToList();
                 mine = [pool[(int)((StableHash(Path.GetFileName(imagePath)) * 31 + (uint)e) % (uint)pool.Count)]];
             }
-            foreach (var text in mine) stage2.Add(new TrainingSample(imagePath, CaptionDefaults.Instruction, text, e, false, MosaicWith: mosaicWith));
+            foreach (var text in mine) stage2.Add(new TrainingSample(imagePath, CaptionPolicy.Instruction, text, e, false, MosaicWith: mosaicWith));
         }
     }
 

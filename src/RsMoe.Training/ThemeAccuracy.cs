@@ -36,7 +36,7 @@ public static class ThemeAccuracy
             string label = item.Label;
             var pixels = ImageDecoder.Preprocess(item.Path, ImagePreprocessing.ResNet18Cntk);
             using var tokens = encoder.Encode(TorchSharp.torch.tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
-            var caption = model.Caption(tokens, "Describe this image in detail.", new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 20 }, onlyRoles: [themeRole]);
+            var caption = model.Caption(tokens, RsMoe.Captions.CaptionPolicy.Instruction, new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 20 }, onlyRoles: [themeRole]);
             bool right = Names(caption.Sections[0].Text, label);
             var (r, t) = correct.GetValueOrDefault(label);
             correct[label] = (r + (right ? 1 : 0), t + 1);

@@ -121,10 +121,10 @@ public static class TrainingSamples
     {
         var (themes, objects, relationships) = Rsscn7Sentences[label];
         string theme = themes[random.Next(themes.Length)];
-        stage1.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, 0, false, $"rsscn7:{label}", mosaicWith));
+        stage1.Add(new TrainingSample(path, CaptionPolicy.Instruction, theme, 0, false, $"rsscn7:{label}", mosaicWith));
         if (config.RealData is null)
         {
-            stage2.Add(new TrainingSample(path, CaptionDefaults.Instruction, theme, ExpertOf(AspectSplitter.Theme, config.Experts), false, MosaicWith: mosaicWith));
+            stage2.Add(new TrainingSample(path, CaptionPolicy.Instruction, theme, ExpertOf(AspectSplitter.Theme, config.Experts), false, MosaicWith: mosaicWith));
             return;
         }
         RealImagerySamples.AddSections(path, [new(theme, AspectSplitter.Theme), new(objects, AspectSplitter.Objects), new(relationships, AspectSplitter.Relationships)], config.Experts, stage2, mosaicWith);
@@ -143,7 +143,7 @@ public static class TrainingSamples
         foreach (var image in images)
         {
             string path = Path.Combine(imageRoot, image.FileName);
-            string instruction = image.Instruction ?? CaptionDefaults.Instruction;
+            string instruction = image.Instruction ?? CaptionPolicy.Instruction;
             stage1.Add(new TrainingSample(path, instruction, image.Captions[0], 0, false));
             var aspects = image.Aspects ?? AspectSplitter.Split(image.Captions[0]);
             // Each expert's target: the caption's sentences of its aspects, in caption order.

@@ -17,11 +17,13 @@ public sealed class DefaultModelTests
     }
 
     // The theme section's scene on these test photos (samples/README.md lists what the shipped model writes for each;
-    // the model card gives its rates over the whole test split: it calls the airplane photo farmland in the theme
-    // section, and names the airplane in the others).
+    // the model card gives its rates over the whole test split: it calls the airplane photo cropland in the theme
+    // section and names the airplane in the others, and writes UCM's own typo "formland" for the farmland photo).
     [Theory]
     [InlineData("ucm-harbor.jpg", "harbor|boats", true)]
-    [InlineData("ucm-farmland.jpg", "farmland|cropland", true)]
+    [InlineData("ucm-dense-residential.jpg", "residential", true)]
+    [InlineData("ucm-storage-tanks.jpg", "storage tanks?", true)]
+    [InlineData("ucm-farmland.jpg", "farmland|cropland", false)]
     [InlineData("ucm-airplanes.jpg", "airplanes?|airport|planes?", false)]
     public void CaptionsARealPhotoInThreeSectionsWithTheRightTheme(string sample, string theme, bool inThemeSection)
     {

@@ -104,8 +104,16 @@ public sealed class OverlayTests
         var gateway = objects.Single(o => o.Kind == "Deployment" && o.Name == "gateway");
         string configName = gateway.Scalar("spec", "template", "spec", "containers", "0", "envFrom", "0", "configMapRef", "name")!;
         var config = objects.Single(o => o.Kind == "ConfigMap" && o.Name == configName);
-        foreach (var name in InternalServices)
+        foreach (var name in new[] { "image-encoder", "vlm-encoder" })
             Assert.Equal($"http://{name}:5000", config.Scalar("data", $"ReverseProxy__Clusters__{name}__Destinations__primary__Address"));
+        // The experts' clusters come from one template: the gateway's expert address with the role filled in.
+        using var appsettings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Manifests.RepositoryRoot, "gateway", "RsMoe.Gateway", "appsettings.json")));
+        string expertAddress = config.Scalar("data", "Gateway__ExpertAddress") ?? appsettings.RootElement.GetProperty("Gateway").GetProperty("ExpertAddress").GetString()!;
+        var experts = objects.Where(o => o.Kind == "Service" && o.Name.StartsWith("expert-", StringComparison.Ordinal)).Select(o => o.Name).ToList();
+        Assert.Equal(Roles.Select(r => $"expert-{r}").Order(), experts.Order());
+        foreach (var name in experts)
+            Assert.Equal($"http://{name}:5000", expertAddress.Replace("{role}", name["expert-".Length..], StringComparison.Ordinal));
+        Assert.DoesNotContain(config.Labels("data").Keys, key => key.StartsWith("ReverseProxy__Clusters__expert-", StringComparison.Ordinal));
         Assert.Equal("redis:6379", config.Scalar("data", "Cache__Redis"));
     }
 

@@ -175,7 +175,8 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
     [Fact]
     public async Task Reloading_one_expert_through_the_gateway_changes_only_that_expert()
     {
-        var image = Image(ConstellationFixture.Sample("industrial"));
+        // A real photo on which the theme adapter and the objects adapter write different sentences.
+        var image = Image(Path.Combine(ConstellationFixture.ModelDirectory, "samples", "ucm-storage-tanks.jpg"));
         var before = await Captioner.CaptionAsync(new CaptionRequest { Image = image });
 
         // The operator's route: the gateway's YARP pass-through to one expert's cluster, picked by header.

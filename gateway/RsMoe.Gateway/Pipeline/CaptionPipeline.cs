@@ -18,10 +18,10 @@ namespace RsMoe.Gateway.Pipeline;
 /// an error naming it (a partial caption); only when no expert answers does the caption fail, with <c>Unavailable</c>.
 /// A question whose top-gated expert is down goes to the next expert by gate, and the answer says so.
 /// </summary>
-public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures features, PromptLimits limits, GatewayOptions options, ILogger<CaptionPipeline> logger)
+public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures features, PromptLimits limits, ExpertRoster roster, GatewayOptions options, ILogger<CaptionPipeline> logger)
 {
     public const string VlmCluster = "vlm-encoder";
-    public static string ExpertCluster(string role) => $"expert-{role}";
+    public static string ExpertCluster(string role) => ExpertClusters.Cluster(role);
 
     static readonly ActivitySource Source = new("RsMoe.Gateway");
     static readonly Meter Meter = new("RsMoe.Gateway");
@@ -155,8 +155,8 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
         var visual = await features.GetAsync(image, deadline, cancellationToken);
         Timings(timings, visual);
         var routing = await RouteAsync(visual.Tokens, question, deadline, timings, cancellationToken);
-        // The top-gated expert answers; when it is down (not when it refuses the question), the next one by gate does.
-        var byGate = Enumerable.Range(0, routing.Gate.Count).OrderByDescending(i => routing.Gate[i]).ToList();
+        // The policy's order: the top-gated expert answers; when it is down (not when it refuses the question), the next one does.
+        var byGate = CaptionPolicy.AnswerOrder(routing.Gate);
         GenerateResponse? answer = null;
         string answeredBy = "", fallbackReason = "";
         foreach (int index in byGate)
@@ -214,8 +214,8 @@ public sealed class CaptionPipeline(ResilientCalls calls, VisualFeatures feature
             throw BackendFailure.Explain(VlmCluster, e);
         }
         Record(timings, "vlm_encoder", clock.Elapsed.TotalMilliseconds);
-        var unknown = routing.Prefixes.Select(p => p.Role).Where(r => !options.ExpertRoles.Contains(r)).ToList();
-        if (unknown.Count > 0) throw new RpcException(new Status(StatusCode.FailedPrecondition, $"the router names experts the gateway does not know: {string.Join(", ", unknown)}"));
+        // The router names the experts: one the gateway has not seen before gets its cluster from the template now.
+        await roster.LearnAsync(routing.Prefixes.Select(p => p.Role).ToList(), cancellationToken);
         return routing;
     }
 

@@ -6,11 +6,11 @@ using ExpertClient = RsMoe.Contracts.V1.Expert.ExpertClient;
 namespace RsMoe.Gateway.Pipeline;
 
 /// <summary>The experts as operators and frontends see them: role, checkpoint version, replicas and health; and their reload.</summary>
-public sealed class ExpertDirectory(BackendChannels backends, GatewayOptions options)
+public sealed class ExpertDirectory(BackendChannels backends, ExpertRoster roster)
 {
     internal async Task<ListExpertsResponse> ListAsync(CancellationToken cancellationToken)
     {
-        var statuses = await Task.WhenAll(options.ExpertRoles.Select(role => DescribeAsync(role, cancellationToken)));
+        var statuses = await Task.WhenAll(roster.Roles.Select(role => DescribeAsync(role, cancellationToken)));
         var response = new ListExpertsResponse();
         response.Experts.Add(statuses);
         return response;
@@ -21,8 +21,8 @@ public sealed class ExpertDirectory(BackendChannels backends, GatewayOptions opt
     /// <summary>Reloads every replica of a role, one after another, and reports each (see captioner.proto).</summary>
     internal async Task<ReloadExpertResponse> ReloadAsync(ReloadExpertRequest request, CancellationToken cancellationToken)
     {
-        if (!options.ExpertRoles.Contains(request.Role))
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"no expert role '{request.Role}' (the roles are {string.Join(", ", options.ExpertRoles)})"));
+        if (!roster.Roles.Contains(request.Role))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"no expert role '{request.Role}' (the roles are {string.Join(", ", roster.Roles)})"));
         if (request.AdapterPath.Length > 0 && !Path.IsPathRooted(request.AdapterPath))
             throw new RpcException(new Status(StatusCode.InvalidArgument,
                 $"the adapter path '{request.AdapterPath}' is relative; give an absolute path on the experts' filesystem (rsmoe reload resolves it for you)"));

@@ -13,7 +13,7 @@ namespace RsMoe.Gateway.Pipeline;
 /// SentencePiece word-start mark, so once the limit is known most requests (the default instruction among them) cost
 /// no extra call.
 /// </summary>
-public sealed class PromptLimits(BackendChannels backends, GatewayOptions options, ILogger<PromptLimits> logger)
+public sealed class PromptLimits(BackendChannels backends, ExpertRoster roster, ILogger<PromptLimits> logger)
 {
     static readonly TimeSpan CountTimeout = TimeSpan.FromSeconds(2);
     const int MostTokensBeyondBytes = 2;
@@ -25,7 +25,7 @@ public sealed class PromptLimits(BackendChannels backends, GatewayOptions option
         CountTokensResponse counted;
         try
         {
-            using var call = backends.Pick(CaptionPipeline.ExpertCluster(options.ExpertRoles[0]));
+            using var call = backends.Pick(CaptionPipeline.ExpertCluster(roster.Roles[0]));
             counted = await new ExpertClient(call.Channel).CountTokensAsync(new CountTokensRequest { Text = text },
                 deadline: StageDeadline.Of(deadline, CountTimeout).At, cancellationToken: cancellationToken);
         }

@@ -2,7 +2,6 @@
 "use strict";
 
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
-const ASPECTS = ["theme", "objects", "relationships"];
 const $ = (id) => document.getElementById(id);
 
 let image = null;        // the chosen image as a Blob
@@ -120,13 +119,28 @@ function wireImageInput() {
 
 // ---------- captions, streamed ----------
 
+/** The section an expert writes (made on first sight: the gateway, not this page, knows the experts). */
 function sectionElement(aspect) {
-  return document.querySelector(`.section[data-aspect="${aspect}"]`);
+  const existing = document.querySelector(`.section[data-aspect="${CSS.escape(aspect)}"]`);
+  if (existing) return existing;
+  const section = document.createElement("article");
+  section.className = `section ${aspect}`;
+  section.dataset.aspect = aspect;
+  const heading = document.createElement("h3");
+  heading.append(aspect.charAt(0).toUpperCase() + aspect.slice(1) + " ");
+  const expert = document.createElement("span");
+  expert.className = "expert";
+  expert.dataset.role = "expert";
+  heading.append(expert);
+  const text = document.createElement("p");
+  text.dataset.role = "text";
+  section.append(heading, text);
+  $("sections").append(section);
+  return section;
 }
 
 function resetCaption() {
-  for (const aspect of ASPECTS) {
-    const section = sectionElement(aspect);
+  for (const section of document.querySelectorAll(".section")) {
     section.classList.remove("writing", "missing", "done");
     section.querySelector('[data-role="text"]').textContent = "";
     section.querySelector('[data-role="expert"]').textContent = "";
@@ -273,6 +287,7 @@ async function refreshExperts() {
     const response = await fetch("v1/experts", { headers: apiHeaders() });
     if (!response.ok) return;
     const { experts } = await response.json();
+    for (const expert of experts) sectionElement(expert.role);
     list.replaceChildren();
     for (const expert of experts) {
       const item = document.createElement("li");

@@ -50,7 +50,7 @@ internal static class ServingBenchmarks
             while ((i = Interlocked.Increment(ref index)) < requests)
             {
                 var clock = Stopwatch.StartNew();
-                var response = await client.GenerateAsync(new GenerateRequest { Prefix = prefixes[i], Prompt = "Describe this image in detail.", Settings = settings }, headers);
+                var response = await client.GenerateAsync(new GenerateRequest { Prefix = prefixes[i], Prompt = RsMoe.Captions.CaptionPolicy.Instruction, Settings = settings }, headers);
                 Interlocked.Add(ref tokens, response.GeneratedTokens);
                 lock (latencies) latencies.Add(clock.Elapsed.TotalMilliseconds);
             }

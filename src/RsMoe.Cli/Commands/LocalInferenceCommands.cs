@@ -55,7 +55,7 @@ public static class LocalInferenceCommands
     {
         var image = new Argument<FileInfo>("image") { Description = "PNG, JPEG or TIFF file" };
         var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
-        var instruction = new Option<string>("--instruction") { DefaultValueFactory = _ => "Describe this image in detail." };
+        var instruction = new Option<string>("--instruction") { DefaultValueFactory = _ => RsMoe.Captions.CaptionPolicy.Instruction };
         var json = new Option<bool>("--json");
         var gateway = GatewayOption();
         var apiKey = GatewayCommands.ApiKeyOption();

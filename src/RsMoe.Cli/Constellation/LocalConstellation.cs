@@ -32,7 +32,8 @@ public sealed record ConstellationOptions
 /// </summary>
 public sealed class LocalConstellation : IAsyncDisposable
 {
-    public static readonly string[] ExpertRoles = ["theme", "objects", "relationships"];
+    /// <summary>The served model's experts (its router's roles), one process each.</summary>
+    public IReadOnlyList<string> ExpertRoles { get; private set; } = [];
 
     readonly List<ServiceProcess> _services = [];
     /// <summary>Which YARP cluster and destination key each backend process is.</summary>
@@ -77,6 +78,7 @@ public sealed class LocalConstellation : IAsyncDisposable
     async Task StartAllAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         string model = ModelLocator.Resolve(_options.ModelDirectory);
+        ExpertRoles = RsMoe.Model.Moe.RsMoeModel.LoadConfig(model).Router.ExpertRoles;
         StartRedis(progress);
         // A fresh internal credential for this run: the services accept only the gateway, which presents it.
         InternalCredential = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
@@ -100,6 +102,8 @@ public sealed class LocalConstellation : IAsyncDisposable
         int httpPort = _options.GatewayHttpPort == 0 ? FreePort() : _options.GatewayHttpPort;
         int grpcPort = _options.GatewayGrpcPort == 0 ? FreePort() : _options.GatewayGrpcPort;
         var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "", ["Internal__Credential"] = InternalCredential };
+        // The gateway learns the experts from the VLM encoder; told them up front, it lists them right from its first request.
+        foreach (var (role, i) in ExpertRoles.Select((r, i) => (r, i))) gatewayEnv[$"Gateway__ExpertRoles__{i}"] = role;
         Add("gateway", ServiceAssembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
 
         // Backends start together; the gateway last (its YARP clusters pointing at them), so its first probes find them up.

@@ -11,7 +11,7 @@ namespace RsMoe.Data.Aspects;
 /// </summary>
 public static partial class AspectSplitter
 {
-    public const string Theme = "theme", Objects = "objects", Relationships = "relationships";
+    public const string Theme = RsMoe.Captions.CaptionPolicy.Theme, Objects = RsMoe.Captions.CaptionPolicy.Objects, Relationships = RsMoe.Captions.CaptionPolicy.Relationships;
 
     // Where things are: in the image (regions, corners, sides, compass) or relative to each other.
     [GeneratedRegex(@"\b(top|bottom|upper|lower|left|right|cent(er|re|ral)|middle|corners?|edges?|sides?|borders?|margins?|" +

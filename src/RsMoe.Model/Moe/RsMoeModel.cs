@@ -215,7 +215,7 @@ public sealed class RsMoeModel : IDisposable
     public LlamaForCausalLM ExpertOrBase(string role) => _experts.TryGetValue(role, out var e) ? e : Base;
 
     /// <summary>How a caption's sections are decoded when the caller says nothing else.</summary>
-    public static GenerationOptions DefaultCaptionOptions { get; } = new() { MaxNewTokens = 80, RepetitionPenalty = 1.1 };
+    public static GenerationOptions DefaultCaptionOptions { get; } = new() { MaxNewTokens = CaptionPolicy.CaptionMaxNewTokens, RepetitionPenalty = CaptionPolicy.CaptionRepetitionPenalty };
 
     /// <summary>Every expert writes its section; sections are merged in aspect order.</summary>
     public CaptionResult Caption(Tensor visualTokens, string instruction, GenerationOptions? options = null, Action<string, string>? onText = null,
@@ -255,16 +255,16 @@ public sealed class RsMoeModel : IDisposable
         return new CaptionResult(caption, merged, gate);
     }
 
-    /// <summary>The top-gated expert answers the question.</summary>
+    /// <summary>The expert <see cref="CaptionPolicy.AnswerOrder"/> puts first answers the question (in one process, none is unavailable).</summary>
     public AnswerResult Ask(Tensor visualTokens, string question, GenerationOptions? options = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        options ??= new GenerationOptions { MaxNewTokens = 24 };
+        options ??= new GenerationOptions { MaxNewTokens = CaptionPolicy.AnswerMaxNewTokens };
         options = options with { StopTokenIds = LlmTokenizer.EosTokenIds };
         using var encoded = Encode(visualTokens.narrow(0, 0, 1), [question]);
         var gate = encoded.Routing.Gate()[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
-        int top = Array.IndexOf(gate, gate.Max());
+        int top = CaptionPolicy.AnswerOrder(gate)[0];
         string role = Config.Router.ExpertRoles[top];
         var result = _bank is not null
             ? new TextGenerator(Base, _bank).Generate(

@@ -20,6 +20,8 @@ public class ConstellationFixture : IAsyncLifetime
     /// <summary>Per-service settings for this fixture (e.g. a short expert deadline for fault tests).</summary>
     protected virtual IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Settings => new Dictionary<string, IReadOnlyDictionary<string, string>>();
     protected virtual IReadOnlyDictionary<string, int> ExpertReplicas => new Dictionary<string, int>();
+    /// <summary>The model folder served; null for the embedded default.</summary>
+    protected virtual string? ServedModel => null;
 
     public async Task InitializeAsync()
     {
@@ -27,6 +29,7 @@ public class ConstellationFixture : IAsyncLifetime
             throw new InvalidOperationException("these tests need redis-server (apt-get install -y redis-server; .ci/run installs it)");
         Constellation = await LocalConstellation.StartAsync(new ConstellationOptions
         {
+            ModelDirectory = ServedModel,
             GatewayHttpPort = 0,
             GatewayGrpcPort = 0,
             Redis = "auto",
@@ -162,9 +165,37 @@ public sealed class FaultCollection : ICollectionFixture<FaultFixture>
     public const string Name = "faults";
 }
 
+/// <summary>A constellation serving a model with four experts.</summary>
+[CollectionDefinition(Name)]
+public sealed class FourExpertCollection : ICollectionFixture<FourExpertFixture>
+{
+    public const string Name = "four-experts";
+}
+
 /// <summary>Access tests share one constellation that requires keys.</summary>
 [CollectionDefinition(Name)]
 public sealed class SecuredCollection : ICollectionFixture<SecuredFixture>
 {
     public const string Name = "secured";
+}
+
+/// <summary>
+/// The constellation serving a four-expert model (theme, objects, positions, relations), trained here in seconds on
+/// generated scenes by <c>rsmoe train</c>'s trainer; nothing in the launcher or the gateway is told about the fourth expert.
+/// </summary>
+public sealed class FourExpertFixture : ConstellationFixture
+{
+    protected override string? ServedModel { get; } = TrainFourExperts();
+
+    static string TrainFourExperts()
+    {
+        string root = Directory.CreateTempSubdirectory("rsmoe-four-experts-").FullName;
+        string data = Path.Combine(root, "synth");
+        RsMoe.Data.Synthetic.SyntheticBenchmark.Write(data, 24, seed: 5);
+        var config = RsMoe.Training.TrainingConfig.Preset("ci") with
+        {
+            Data = data, Output = Path.Combine(root, "run"), FeatureCache = Path.Combine(root, "features"), TrainImages = 16, Experts = 4, MaxSteps = 2, Stage2MaxSteps = 4,
+        };
+        return new RsMoe.Training.Trainer(config, _ => { }).Run().ModelDirectory;
+    }
 }
