@@ -71,4 +71,19 @@ public sealed class BuildTests
             }
         }
     }
+
+    [Fact]
+    public void The_model_services_share_one_dockerfile_and_each_artifact_names_an_existing_project()
+    {
+        var artifacts = ((YamlSequenceNode)Config.At("build", "artifacts")!).Children.OfType<YamlMappingNode>().Select(a => new K8sObject("", "", a)).ToList();
+        var models = artifacts.Where(a => a.Scalar("image") != "rsmoe-gateway").ToList();
+        Assert.Equal(["services/Dockerfile"], models.Select(a => a.Scalar("docker", "dockerfile")).Distinct());
+        Assert.Equal(["Expert", "ImageEncoder", "VlmEncoder"], models.Select(a => a.Scalar("docker", "buildArgs", "SERVICE")!).Order());
+        foreach (var service in models.Select(a => a.Scalar("docker", "buildArgs", "SERVICE")!))
+            Assert.True(File.Exists(Path.Combine(Manifests.RepositoryRoot, "services", $"RsMoe.{service}", $"RsMoe.{service}.csproj")), service);
+        var lines = File.ReadAllLines(Path.Combine(Manifests.RepositoryRoot, "services", "Dockerfile"));
+        // Each service reads its own model directory setting; all three are set so one image file serves them all.
+        foreach (var service in new[] { "ImageEncoder", "VlmEncoder", "Expert" })
+            Assert.Contains(lines, l => l.Trim().StartsWith($"{service}__ModelDirectory=/models/default", StringComparison.Ordinal));
+    }
 }

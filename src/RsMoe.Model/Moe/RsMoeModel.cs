@@ -387,16 +387,6 @@ public sealed class RsMoeModel : IDisposable
     static Dictionary<string, Tensor> BaseWeights(LlamaForCausalLM lm) =>
         lm.state_dict().Where(p => !p.Key.Contains(".lora_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
 
-    /// <summary>Swaps one expert's adapter (validated first; the old expert stays on failure).</summary>
-    public void ReplaceExpert(string role, string adapterDirectory)
-    {
-        if (!_experts.ContainsKey(role)) throw new KeyNotFoundException($"no expert '{role}'");
-        var fresh = LoadExpert(Config, Base, adapterDirectory);
-        var old = _experts[role];
-        _experts[role] = fresh;
-        old.Dispose();
-    }
-
     public void Dispose()
     {
         _bank?.Dispose();
