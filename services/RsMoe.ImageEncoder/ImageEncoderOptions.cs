@@ -10,7 +10,7 @@ public sealed class ImageEncoderOptions
     /// <summary>For ResNet-18: a folder holding <c>ResNet18Onnx/ResNet18.onnx</c> and <c>ResNetPrepOnnx/ResNetPreprocess.onnx</c>
     /// (a retrained encoder to swap in); empty for the package's copy. Features cached under the old weights are not served.</summary>
     public string? ResNetDirectory { get; set; }
-    /// <summary>For the paper's backbone: the InstructBLIP checkpoint folder holding <c>vision_model.*</c>.</summary>
+    /// <summary>For the paper's backbone: the InstructBLIP checkpoint folder holding <c>vision_model.*</c>; empty for the one the model was trained with (its <c>vision_checkpoint</c>).</summary>
     public string? InstructBlipCheckpoint { get; set; }
     /// <summary>auto (cuda when present), cpu or cuda.</summary>
     public string Device { get; set; } = "auto";

@@ -12,8 +12,9 @@ namespace RsMoe.ImageEncoder;
 /// </summary>
 public sealed class VisualTokenizer : IDisposable
 {
+    readonly ImageBackbone _backbone;
     readonly IImageEncoder _encoder;
-    public ImagePreprocessing Preprocessing { get; }
+    public ImagePreprocessing Preprocessing => _backbone.Preprocessing;
     public ImageLimits Limits { get; }
     public string Identity => _encoder.Identity;
     public int TokenWidth => _encoder.TokenWidth;
@@ -24,24 +25,8 @@ public sealed class VisualTokenizer : IDisposable
         Device = TorchRuntime.ResolveDevice(options.Device);
         Limits = new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxPixels };
         var config = RsMoeModel.LoadConfig(ModelLocator.Resolve(options.ModelDirectory));
-        switch (config.ImageEncoder)
-        {
-            case "resnet18":
-                _encoder = new ResNetImageEncoder(string.IsNullOrWhiteSpace(options.ResNetDirectory) ? null : options.ResNetDirectory, Device);
-                Preprocessing = ImagePreprocessing.ResNet18Cntk;
-                break;
-            case "instructblip-vision":
-                string checkpoint = options.InstructBlipCheckpoint
-                    ?? throw new InvalidOperationException("ImageEncoder:InstructBlipCheckpoint must name the InstructBLIP checkpoint folder");
-                _encoder = new InstructBlipImageEncoder(checkpoint, device: Device);
-                string preprocessor = Path.Combine(checkpoint, "preprocessor_config.json");
-                Preprocessing = File.Exists(preprocessor) ? ImagePreprocessing.FromHuggingFace(preprocessor) : ImagePreprocessing.InstructBlip;
-                break;
-            default:
-                throw new InvalidOperationException($"unknown image encoder '{config.ImageEncoder}' in the model's config");
-        }
-        if (_encoder.TokenWidth != config.VisionHiddenSize)
-            throw new InvalidOperationException($"the image encoder gives {_encoder.TokenWidth}-wide tokens but the model expects {config.VisionHiddenSize}");
+        _backbone = ImageBackbone.For(config, Device, options.InstructBlipCheckpoint, string.IsNullOrWhiteSpace(options.ResNetDirectory) ? null : options.ResNetDirectory);
+        _encoder = _backbone.Encoder;
         logger.LogInformation("Image encoder {Identity} on {Device}", Identity, Device);
     }
 
@@ -61,5 +46,5 @@ public sealed class VisualTokenizer : IDisposable
         return (result, count);
     }
 
-    public void Dispose() => _encoder.Dispose();
+    public void Dispose() => _backbone.Dispose();
 }

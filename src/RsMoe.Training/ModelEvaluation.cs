@@ -21,8 +21,8 @@ public static class ModelEvaluation
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(outputDirectory);
         using var model = RsMoeModel.Load(modelDirectory);
-        using var encoder = new ResNetImageEncoder();
-        var cache = new FeatureCache(featureCache ?? Path.Combine(outputDirectory, "feature-cache"), encoder);
+        using var backbone = ImageBackbone.For(model.Config);
+        var cache = new FeatureCache(featureCache ?? Path.Combine(outputDirectory, "feature-cache"), backbone.Encoder, backbone.Preprocessing);
         var captions = DatasetReader.Read(Path.Combine(dataDirectory, "captions.json"));
         string vqaPath = Path.Combine(dataDirectory, "vqa.json");
         var vqa = File.Exists(vqaPath) ? DatasetReader.Read(vqaPath).Images.ToDictionary(i => i.Id) : [];

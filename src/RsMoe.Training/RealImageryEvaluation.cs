@@ -38,8 +38,8 @@ public static class RealImageryEvaluation
         var real = new RealImagery(sharedData);
         using var model = RsMoeModel.Load(modelDirectory, sharedBase: true);
         model.UseDecodeWeights(decodeWeights);
-        using var encoder = new ResNetImageEncoder();
-        var cache = new FeatureCache(featureCache, encoder);
+        using var backbone = ImageBackbone.For(model.Config);
+        var cache = new FeatureCache(featureCache, backbone.Encoder, backbone.Preprocessing);
         var roles = model.Config.Router.ExpertRoles;
         var empty = roles.ToDictionary(r => r, _ => 0);
         var repeats = roles.ToDictionary(r => r, _ => 0);

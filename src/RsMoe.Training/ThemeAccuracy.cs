@@ -26,7 +26,7 @@ public static class ThemeAccuracy
     public static (double Accuracy, IReadOnlyDictionary<string, double> PerClass, int Images) Run(string modelDirectory, string rsscn7, string split, int perClass, Action<string>? log = null)
     {
         using var model = RsMoeModel.Load(modelDirectory);
-        using var encoder = new ResNetImageEncoder();
+        using var backbone = ImageBackbone.For(model.Config);
         var items = RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, split).GroupBy(p => p.Label)
             .SelectMany(g => perClass > 0 ? g.Take(perClass) : g).ToList();
         var correct = new Dictionary<string, (int Right, int Total)>();
@@ -34,8 +34,7 @@ public static class ThemeAccuracy
         foreach (var item in items)
         {
             string label = item.Label;
-            var pixels = ImageDecoder.Preprocess(item.Path, ImagePreprocessing.ResNet18Cntk);
-            using var tokens = encoder.Encode(TorchSharp.torch.tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
+            using var tokens = backbone.Encode(File.ReadAllBytes(item.Path));
             var caption = model.Caption(tokens, RsMoe.Captions.CaptionPolicy.Instruction, new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 20 }, onlyRoles: [themeRole]);
             bool right = Names(caption.Sections[0].Text, label);
             var (r, t) = correct.GetValueOrDefault(label);

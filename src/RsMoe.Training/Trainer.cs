@@ -42,8 +42,8 @@ public sealed class Trainer
         if (stage1.Count == 0) throw new InvalidDataException($"no training images under {_config.Data ?? _config.RealData}");
         _log($"examples: stage I {stage1.Count}, stage II {stage2.Count} ({stage2.Count(s => s.IsQuestion)} questions; per expert {string.Join("/", Enumerable.Range(0, _config.Experts).Select(e => stage2.Count(s => s.Expert == e && !s.IsQuestion)))} sentences)");
 
-        using var encoder = CreateImageEncoder();
-        var cache = new FeatureCache(_config.FeatureCache ?? Path.Combine(_config.Output, "..", "feature-cache"), encoder, Preprocessing());
+        using var backbone = ImageBackbone.Create(PaperScale ? ImageBackbone.InstructBlipVision : _config.ImageEncoder, _config.InstructBlip);
+        var cache = new FeatureCache(_config.FeatureCache ?? Path.Combine(_config.Output, "..", "feature-cache"), backbone.Encoder, backbone.Preprocessing);
         var features = new Dictionary<string, Tensor>();
         foreach (var sample in stage1.Concat(stage2).DistinctBy(s => s.ViewKey))
             features[sample.ViewKey] = (sample.MosaicWith is null ? cache.Get(sample.ImagePath) : cache.GetMosaic(sample.Images)).DetachFromDisposeScope();
@@ -107,19 +107,8 @@ public sealed class Trainer
         return classifier;
     }
 
-    IImageEncoder CreateImageEncoder() => _config.ImageEncoder switch
-    {
-        "resnet18" => new ResNetImageEncoder(),
-        "instructblip" => new InstructBlipImageEncoder(_config.InstructBlip ?? throw new ArgumentException("image_encoder instructblip needs instruct_blip (a checkpoint folder)")),
-        _ => throw new ArgumentException($"unknown image encoder '{_config.ImageEncoder}' (resnet18, instructblip)"),
-    };
-
-    RsMoe.Data.Images.ImagePreprocessing Preprocessing()
-    {
-        if (_config.ImageEncoder != "instructblip") return RsMoe.Data.Images.ImagePreprocessing.ResNet18Cntk;
-        int size = RsMoe.Model.Configs.InstructBlipConfig.Load(_config.InstructBlip!).VisionConfig.ImageSize;
-        return RsMoe.Data.Images.ImagePreprocessing.InstructBlip with { Width = size, Height = size };
-    }
+    /// <summary>InstructBLIP's vision model and Q-Former with a pretrained Llama (the config's <c>instructblip</c>, or the model config's own name for it).</summary>
+    bool PaperScale => _config.ImageEncoder is "instructblip" or ImageBackbone.InstructBlipVision;
 
     /// <summary>The paper-scale model: InstructBLIP's Q-Former, queries and projection, a pretrained Llama, their tokenizers.</summary>
     RsMoeModel PretrainedModel()
@@ -136,7 +125,7 @@ public sealed class Trainer
         if (!File.Exists(vocab)) throw new FileNotFoundException($"the Q-Former's tokenizer vocabulary is missing: {vocab}");
         var config = new RsMoeConfig
         {
-            ImageEncoder = "instructblip", VisionHiddenSize = blipConfig.VisionConfig.HiddenSize, QFormer = blipConfig.QformerConfig,
+            ImageEncoder = ImageBackbone.InstructBlipVision, VisionCheckpoint = Path.GetFullPath(blip), VisionHiddenSize = blipConfig.VisionConfig.HiddenSize, QFormer = blipConfig.QformerConfig,
             NumQueryTokens = blipConfig.NumQueryTokens, Llm = llm.Config, Router = encoder.RouterConfig, LlmVocabulary = "none",
         };
         var tokenizerFiles = new[] { "tokenizer.model", "tokenizer.gpt2", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" }
@@ -146,7 +135,7 @@ public sealed class Trainer
 
     RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2, IReadOnlyList<string> stage0Texts)
     {
-        if (_config.ImageEncoder == "instructblip") return PretrainedModel();
+        if (PaperScale) return PretrainedModel();
         var rolePrompts = new RsMoeConfig().Router.InitialPrompts.Values;
         var llmTexts = stage1.Concat(stage2).SelectMany(s => new[] { s.Prompt, s.Target }).Concat(stage0Texts);
         var words = WordLevelTokenizer.Build(llmTexts, _config.VocabularyMinCount, keep: rolePrompts.Concat(stage2.Select(s => s.Prompt).Distinct()));

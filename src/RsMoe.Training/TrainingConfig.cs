@@ -33,7 +33,7 @@ public sealed record TrainingConfig
     public string? RealData { get; init; }
     /// <summary>Where the caption file's image names resolve; default the data folder itself.</summary>
     public string? Images { get; init; }
-    /// <summary>"resnet18" (the embedded default) or "instructblip" (EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).</summary>
+    /// <summary>"resnet18" (the embedded default) or "instructblip" (also "instructblip-vision": EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).</summary>
     public string ImageEncoder { get; init; } = "resnet18";
     /// <summary>A Hugging Face InstructBLIP folder (vision_model, qformer, query_tokens, language_projection; qformer_tokenizer/vocab.txt).</summary>
     public string? InstructBlip { get; init; }

@@ -1,11 +1,6 @@
-using System.Text.Json;
 using RsMoe.Data.Synthetic;
-using RsMoe.Model.Checkpoints;
-using RsMoe.Model.Configs;
-using RsMoe.Model.Llm;
 using RsMoe.Model.Moe;
-using RsMoe.Model.QFormer;
-using RsMoe.Model.Tokenizers;
+using RsMoe.Model.Tests.Support;
 using RsMoe.Model.Vision;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -28,35 +23,7 @@ public sealed class PaperScaleCodePathTests
         string data = Path.Combine(root, "synth");
         SyntheticBenchmark.Write(data, 20, seed: 5);
 
-        // A shrunk InstructBLIP folder: vision 28 px / patch 7, a 2-layer Q-Former, 4 queries, language model width 48.
-        string blip = Path.Combine(root, "instructblip");
-        Directory.CreateDirectory(Path.Combine(blip, "qformer_tokenizer"));
-        var vocabulary = BertWordPieceTokenizer.BuildVocabulary(["Describe this image in detail.", "Take a look at this image and describe what you notice.",
-            "Could you describe the contents of this image for me?", "Please provide a detailed description of the picture."]);
-        File.WriteAllLines(Path.Combine(blip, "qformer_tokenizer", "vocab.txt"), vocabulary);
-        var vision = new VisionConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, ImageSize = 28, PatchSize = 7 };
-        var qformer = new QFormerConfig { VocabSize = vocabulary.Count, HiddenSize = 24, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 48, EncoderHiddenSize = 32 };
-        var text = new LlamaConfig { VocabSize = 100, HiddenSize = 48, IntermediateSize = 96, NumHiddenLayers = 1, NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 12, RopeScaling = null, TieWordEmbeddings = false };
-        File.WriteAllText(Path.Combine(blip, "config.json"), JsonSerializer.Serialize(new
-        {
-            model_type = "instructblip", num_query_tokens = 4,
-            vision_config = JsonSerializer.SerializeToNode(vision, HfConfigJson.Options),
-            qformer_config = JsonSerializer.SerializeToNode(qformer, HfConfigJson.Options),
-            text_config = JsonSerializer.SerializeToNode(text, HfConfigJson.Options),
-        }));
-        using (var visionModel = new EvaVisionModel(vision))
-        using (var encoder = new VlmEncoder(qformer, 4, text.HiddenSize, new RsMoe.Model.Router.RouterConfig()))
-        {
-            var tensors = visionModel.state_dict().ToDictionary(p => "vision_model." + p.Key, p => p.Value);
-            foreach (var (k, v) in encoder.state_dict()) if (!k.StartsWith("router.")) tensors[k] = v;
-            SafetensorsWriter.Save(Path.Combine(blip, "model.safetensors"), tensors);
-        }
-
-        // A shrunk Llama with GPT-2's tokenizer, 32 wide: the projection must start afresh (48 → 32).
-        string llm = Path.Combine(root, "llama");
-        using (var lm = LlamaForCausalLM.Create(new LlamaConfig { VocabSize = 50257, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 8, RopeScaling = null, TieWordEmbeddings = true, BosTokenId = 50256, EosTokenId = [50256] }, seed: 3))
-            lm.SavePretrained(llm);
-        File.WriteAllText(Path.Combine(llm, "tokenizer.gpt2"), "");
+        var (blip, llm) = ShrunkPaperCheckpoints.Write(root);
 
         var config = new TrainingConfig
         {
@@ -74,5 +41,12 @@ public sealed class PaperScaleCodePathTests
         using var tokens = randn(1, 17, 32);
         var caption = model.Caption(tokens, "Describe this image in detail.", new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 3 });
         Assert.Equal(3, caption.Sections.Count);
+
+        // The model folder names its backbone and where its weights are, so it serves and evaluates as trained.
+        Assert.Equal(ImageBackbone.InstructBlipVision, model.Config.ImageEncoder);
+        Assert.Equal(Path.GetFullPath(blip), model.Config.VisionCheckpoint);
+        using var backbone = ImageBackbone.For(model.Config);
+        using var visual = backbone.Encode(File.ReadAllBytes(SharedData.Path("rsscn7", "images", "eForest", "e010.jpg")));
+        Assert.Equal([1L, 17, 32], visual.shape);   // 28 px in patches of 7, plus the class token
     }
 }

@@ -28,9 +28,8 @@ public static class LocalInferenceCommands
             // One base and the three adapters in a bank: a third of the memory, and the sections decode together.
             using var model = RsMoeModel.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
             model.UseDecodeWeights(format);
-            using var encoder = new ResNetImageEncoder();
-            var pixels = ImageDecoder.Preprocess(File.ReadAllBytes(image), ImagePreprocessing.ResNet18Cntk);
-            using var tokens = encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
+            using var backbone = ImageBackbone.For(model.Config);
+            using var tokens = backbone.Encode(File.ReadAllBytes(image));
             use(model, tokens);
             return 0;
         }

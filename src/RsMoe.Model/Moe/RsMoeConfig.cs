@@ -12,8 +12,12 @@ namespace RsMoe.Model.Moe;
 /// </summary>
 public sealed record RsMoeConfig
 {
-    /// <summary>"resnet18" (the embedded default, 49×512 tokens) or "instructblip-vision" (EVA ViT-g from a checkpoint).</summary>
-    public string ImageEncoder { get; init; } = "resnet18";
+    /// <summary>The frozen backbone (<see cref="Vision.ImageBackbone"/>): <c>resnet18</c> (the embedded default, 49×512
+    /// tokens) or <c>instructblip-vision</c> (EVA ViT-g from <see cref="VisionCheckpoint"/>).</summary>
+    public string ImageEncoder { get; init; } = Vision.ImageBackbone.ResNet18;
+    /// <summary>The InstructBLIP checkpoint folder whose <c>vision_model.*</c> an <c>instructblip-vision</c> model reads (as
+    /// trained; a service may name another copy).</summary>
+    public string? VisionCheckpoint { get; init; }
     public int VisionHiddenSize { get; init; } = 512;
     public QFormerConfig QFormer { get; init; } = new();
     public int NumQueryTokens { get; init; } = 32;

@@ -199,3 +199,34 @@ public sealed class FourExpertFixture : ConstellationFixture
         return new RsMoe.Training.Trainer(config, _ => { }).Run().ModelDirectory;
     }
 }
+
+/// <summary>A constellation serving a paper-scale model (InstructBLIP vision and Q-Former, a Llama) trained here on shrunk checkpoints.</summary>
+[CollectionDefinition(Name)]
+public sealed class PaperScaleCollection : ICollectionFixture<PaperScaleFixture>
+{
+    public const string Name = "paper-scale";
+}
+
+/// <summary>
+/// The paper's code path at shrunk shapes, as a user meets it: <c>rsmoe train</c>'s trainer on InstructBLIP and Llama
+/// checkpoints in Hugging Face layouts, then <c>rsmoe up --model</c> with nothing else said about the backbone.
+/// </summary>
+public sealed class PaperScaleFixture : ConstellationFixture
+{
+    public string Root { get; } = Directory.CreateTempSubdirectory("rsmoe-paper-scale-").FullName;
+    public string Data => Path.Combine(Root, "synth");
+    public string Model { get; }
+    protected override string? ServedModel => Model;
+
+    public PaperScaleFixture()
+    {
+        RsMoe.Data.Synthetic.SyntheticBenchmark.Write(Data, 16, seed: 5);
+        var (blip, llm) = RsMoe.Model.Tests.Support.ShrunkPaperCheckpoints.Write(Root);
+        var config = new RsMoe.Training.TrainingConfig
+        {
+            Stage = "two-stage", ImageEncoder = "instructblip", InstructBlip = blip, Llm = llm, Stage1Lora = true,
+            Data = Data, Output = Path.Combine(Root, "run"), TrainImages = 8, BatchSize = 4, Epochs = 1, Stage2Epochs = 1, MaxSteps = 2,
+        };
+        Model = new RsMoe.Training.Trainer(config, _ => { }).Run().ModelDirectory;
+    }
+}

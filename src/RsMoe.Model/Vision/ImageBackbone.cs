@@ -1,0 +1,71 @@
+using RsMoe.Data.Images;
+using RsMoe.Model.Configs;
+using RsMoe.Model.Moe;
+using static TorchSharp.torch;
+
+namespace RsMoe.Model.Vision;
+
+/// <summary>
+/// The frozen image encoder a model's config names, with the preprocessing its weights expect: the one place the
+/// backbone is chosen, for the trainer, the image-encoder service, <c>rsmoe caption</c>/<c>ask</c> and <c>rsmoe eval</c>.
+/// </summary>
+public sealed class ImageBackbone : IDisposable
+{
+    public const string ResNet18 = "resnet18";
+    public const string InstructBlipVision = "instructblip-vision";
+
+    public IImageEncoder Encoder { get; }
+    public ImagePreprocessing Preprocessing { get; }
+    public string Identity => Encoder.Identity;
+
+    ImageBackbone(IImageEncoder encoder, ImagePreprocessing preprocessing)
+    {
+        Encoder = encoder;
+        Preprocessing = preprocessing;
+    }
+
+    /// <summary>
+    /// The backbone of <paramref name="config"/>: ImageNet ResNet-18 (from <paramref name="resNetDirectory"/>, default the
+    /// packaged one), or EVA ViT-g from <paramref name="instructBlipCheckpoint"/> or else the checkpoint the config
+    /// records. Fails when its tokens are not as wide as the model expects.
+    /// </summary>
+    public static ImageBackbone For(RsMoeConfig config, Device? device = null, string? instructBlipCheckpoint = null, string? resNetDirectory = null)
+    {
+        var backbone = Create(config.ImageEncoder, instructBlipCheckpoint ?? config.VisionCheckpoint, device, resNetDirectory);
+        if (backbone.Encoder.TokenWidth != config.VisionHiddenSize)
+        {
+            backbone.Dispose();
+            throw new InvalidDataException($"the image encoder gives {backbone.Encoder.TokenWidth}-wide tokens but the model expects {config.VisionHiddenSize}");
+        }
+        return backbone;
+    }
+
+    /// <summary>A backbone by name (<see cref="ResNet18"/> or <see cref="InstructBlipVision"/>) before any model exists (training).</summary>
+    public static ImageBackbone Create(string name, string? instructBlipCheckpoint = null, Device? device = null, string? resNetDirectory = null) => name switch
+    {
+        ResNet18 => new ImageBackbone(new ResNetImageEncoder(resNetDirectory, device), ImagePreprocessing.ResNet18Cntk),
+        InstructBlipVision => InstructBlip(instructBlipCheckpoint
+            ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device),
+        _ => throw new InvalidDataException($"unknown image encoder '{name}' ({ResNet18}, {InstructBlipVision})"),
+    };
+
+    /// <summary>EVA ViT-g with the checkpoint's own preprocessing (<c>preprocessor_config.json</c>), else CLIP's at its vision input size.</summary>
+    static ImageBackbone InstructBlip(string checkpoint, Device? device)
+    {
+        if (!Directory.Exists(checkpoint)) throw new DirectoryNotFoundException($"no InstructBLIP checkpoint folder at '{checkpoint}'");
+        string preprocessor = Path.Combine(checkpoint, "preprocessor_config.json");
+        int size = InstructBlipConfig.Load(checkpoint).VisionConfig.ImageSize;
+        var preprocessing = File.Exists(preprocessor) ? ImagePreprocessing.FromHuggingFace(preprocessor) : ImagePreprocessing.InstructBlip with { Width = size, Height = size };
+        return new ImageBackbone(new InstructBlipImageEncoder(checkpoint, device: device), preprocessing);
+    }
+
+    /// <summary>Visual tokens [1, N, width] of one image file's bytes.</summary>
+    public Tensor Encode(byte[] image, ImageLimits? limits = null)
+    {
+        var pixels = ImageDecoder.Preprocess(image, Preprocessing, limits);
+        using var batch = tensor(pixels.Data, [1, pixels.Channels, pixels.Height, pixels.Width]);
+        return Encoder.Encode(batch);
+    }
+
+    public void Dispose() => Encoder.Dispose();
+}
