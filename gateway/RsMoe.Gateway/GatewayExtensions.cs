@@ -14,10 +14,10 @@ public static class GatewayExtensions
 {
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        var options = ValidatedOptions.Bind<GatewayOptions>(builder.Configuration, GatewayOptions.Section);
         if (options.ExpertRoles.Count == 0) options.ExpertRoles.AddRange(RsMoe.Captions.CaptionPolicy.Roles);
-        var cache = builder.Configuration.GetSection(CacheOptions.Section).Get<CacheOptions>() ?? new CacheOptions();
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var cache = ValidatedOptions.Bind<CacheOptions>(builder.Configuration, CacheOptions.Section);
+        var service = ValidatedOptions.Bind<ServiceOptions>(builder.Configuration, ServiceOptions.Section);
         service.MaxReceiveMessageBytes = (int)Math.Min(int.MaxValue, options.MaxImageBytes + 64 * 1024);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(cache);
@@ -25,7 +25,7 @@ public static class GatewayExtensions
         // YARP owns the backends: clusters, replicas, active health checks and load balancing (section ReverseProxy).
         // A destination named by a host (a Kubernetes headless Service) expands to one destination per address it
         // resolves to, refreshed, so YARP health-checks and balances HTTP/2 across every replica.
-        var @internal = builder.Configuration.GetSection(InternalOptions.Section).Get<InternalOptions>() ?? new InternalOptions();
+        var @internal = ValidatedOptions.Bind<InternalOptions>(builder.Configuration, InternalOptions.Section);
         builder.Services.AddSingleton(ExpertClusters.AddTo(builder.Configuration));
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddDnsDestinationResolver(dns => dns.RefreshPeriod = options.DnsRefreshPeriod)
@@ -37,9 +37,9 @@ public static class GatewayExtensions
                 if (!string.IsNullOrEmpty(@internal.Credential)) transforms.AddRequestHeader(InternalOptions.Header, @internal.Credential, append: false);
                 transforms.AddRequestHeaderRemove("x-api-key");
             });
-        builder.Services.AddSingleton(builder.Configuration.GetSection(AccessOptions.Section).Get<AccessOptions>() ?? new AccessOptions());
+        builder.Services.AddSingleton(ValidatedOptions.Bind<AccessOptions>(builder.Configuration, AccessOptions.Section));
         builder.Services.AddSingleton<BackendChannels>();
-        builder.Services.AddSingleton(builder.Configuration.GetSection(ResilienceOptions.Section).Get<ResilienceOptions>() ?? new ResilienceOptions());
+        builder.Services.AddSingleton(ValidatedOptions.Bind<ResilienceOptions>(builder.Configuration, ResilienceOptions.Section));
         builder.Services.AddSingleton<ResilientCalls>();
         builder.Services.AddSingleton(TimeProvider.System);
         if (string.IsNullOrWhiteSpace(cache.Redis)) builder.Services.AddSingleton<IFeatureCache, InProcessFeatureCache>();

@@ -8,9 +8,9 @@ public static class ExpertExtensions
 {
     public static WebApplicationBuilder AddExpert(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(ExpertOptions.Section).Get<ExpertOptions>() ?? new ExpertOptions();
+        var options = ValidatedOptions.Bind<ExpertOptions>(builder.Configuration, ExpertOptions.Section);
         if (string.IsNullOrWhiteSpace(options.Role)) throw new InvalidOperationException("Expert:Role must name the aspect this expert writes (theme, objects or relationships)");
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var service = ValidatedOptions.Bind<ServiceOptions>(builder.Configuration, ServiceOptions.Section);
         service.MaxReceiveMessageBytes = options.MaxReceiveMessageBytes;
         builder.Services.AddSingleton(options);
         builder.Services.AddGrpcDefaults(service);

@@ -8,8 +8,8 @@ public static class ImageEncoderExtensions
 {
     public static WebApplicationBuilder AddImageEncoder(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(ImageEncoderOptions.Section).Get<ImageEncoderOptions>() ?? new ImageEncoderOptions();
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var options = ValidatedOptions.Bind<ImageEncoderOptions>(builder.Configuration, ImageEncoderOptions.Section);
+        var service = ValidatedOptions.Bind<ServiceOptions>(builder.Configuration, ServiceOptions.Section);
         // An image message is the image plus a few bytes of framing; nothing larger is accepted.
         service.MaxReceiveMessageBytes = (int)Math.Min(int.MaxValue, options.MaxImageBytes + 64 * 1024);
         service.MaxSendMessageBytes = 64 << 20;

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 namespace RsMoe.ImageEncoder;
 
 /// <summary>The section <c>ImageEncoder</c>.</summary>
@@ -14,8 +15,11 @@ public sealed class ImageEncoderOptions
     public string? InstructBlipCheckpoint { get; set; }
     /// <summary>auto (cuda when present), cpu or cuda.</summary>
     public string Device { get; set; } = "auto";
+    [Range(1L, long.MaxValue)]
     public long MaxImageBytes { get; set; } = 20L << 20;
+    [Range(1L, long.MaxValue)]
     public long MaxPixels { get; set; } = 8192L * 8192;
     /// <summary>How many waiting images one encoder pass takes at most.</summary>
+    [Range(1, 1024)]
     public int MaxBatch { get; set; } = 8;
 }

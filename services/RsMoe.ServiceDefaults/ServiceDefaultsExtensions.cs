@@ -17,9 +17,9 @@ public static class ServiceDefaultsExtensions
     /// <summary>Endpoints, logging, telemetry and health checks, configured from the <c>Service</c> section.</summary>
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, string serviceName)
     {
-        var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var options = ValidatedOptions.Bind<ServiceOptions>(builder.Configuration, ServiceOptions.Section);
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(builder.Configuration.GetSection(InternalOptions.Section).Get<InternalOptions>() ?? new InternalOptions());
+        builder.Services.AddSingleton(ValidatedOptions.Bind<InternalOptions>(builder.Configuration, InternalOptions.Section));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var address = options.Bind is "any" or "" ? IPAddress.Any : IPAddress.Parse(options.Bind);

@@ -9,8 +9,8 @@ public static class VlmEncoderExtensions
 {
     public static WebApplicationBuilder AddVlmEncoder(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(VlmEncoderOptions.Section).Get<VlmEncoderOptions>() ?? new VlmEncoderOptions();
-        var service = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        var options = ValidatedOptions.Bind<VlmEncoderOptions>(builder.Configuration, VlmEncoderOptions.Section);
+        var service = ValidatedOptions.Bind<ServiceOptions>(builder.Configuration, ServiceOptions.Section);
         service.MaxReceiveMessageBytes = options.MaxReceiveMessageBytes;
         builder.Services.AddSingleton(options);
         builder.Services.AddGrpcDefaults(service);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 namespace RsMoe.Gateway.Security;
 
 /// <summary>The section <c>Access</c>: who may call the gateway, and how often.</summary>
@@ -10,8 +11,10 @@ public sealed class AccessOptions
     /// <summary>Keys are stored hashed: SHA-256 of the key, hex (<c>rsmoe keys new NAME</c> makes one).</summary>
     public List<ApiKey> ApiKeys { get; set; } = [];
     /// <summary>Sustained requests per minute per key (per client address when keys are not required); 0 (the default) for no limit.</summary>
+    [Range(0, int.MaxValue)]
     public int RequestsPerMinute { get; set; }
     /// <summary>How many requests a key may make at once above the sustained rate.</summary>
+    [Range(1, int.MaxValue)]
     public int Burst { get; set; } = 60;
 }
 

@@ -85,6 +85,8 @@ public sealed class ServiceProcess : IDisposable
                 if (response.IsSuccessStatusCode) return;
             }
             catch (HttpRequestException) { }
+            // A probe slower than the client's timeout (a loaded machine, a service still warming up) is asked again, not fatal.
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested) { }
             await Task.Delay(100, cancellationToken);
         }
         throw new TimeoutException($"{Name} was not healthy within {timeout.TotalSeconds:F0} s. Its log ({LogPath}) ends:\n{Tail(20)}");
