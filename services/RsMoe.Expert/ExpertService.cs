@@ -6,7 +6,6 @@ using Grpc.Core;
 using RsMoe.Contracts.V1;
 using RsMoe.Model.Generation;
 using RsMoe.Model.Moe;
-using RsMoe.ServiceDefaults.Tensors;
 
 namespace RsMoe.Expert;
 
@@ -99,9 +98,7 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
         if (request.Prefix is null) throw new ArgumentException("prefix is required");
         if (request.Prompt.Length > options.MaxPromptChars)
             throw new ArgumentException($"the prompt has {request.Prompt.Length} characters; at most {options.MaxPromptChars} are accepted");
-        var shape = request.Prefix.Shape.ToArray();
-        var dtype = (WireDType)request.Prefix.Dtype;
-        TensorBytes.Validate(shape, dtype, request.Prefix.Data.Length, "prefix");
+        var shape = request.Prefix.ValidatedShape("prefix");
         slot.Current.ValidatePrefix(shape);
         var s = request.Settings ?? new GenerationSettings();
         if (s.MaxNewTokens < 0 || s.MaxNewTokens > options.MaxNewTokensLimit)
@@ -118,7 +115,7 @@ internal sealed class ExpertService(ExpertSlot slot, ExpertOptions options, ILog
             TopK = s.TopK,
             Seed = s.Seed == 0 ? null : s.Seed,
         };
-        return (TensorBytes.Decode(request.Prefix.Data.Span, dtype), shape, settings);
+        return (request.Prefix.ToFloats(), shape, settings);
     }
 
     public override Task<ExpertInfo> Info(ExpertInfoRequest request, ServerCallContext context) => Task.FromResult(Describe(slot.Current));

@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Grpc.Core;
 using RsMoe.Contracts.V1;
 using RsMoe.Data.Images;
-using RsMoe.ServiceDefaults.Tensors;
 
 namespace RsMoe.ImageEncoder;
 
@@ -33,9 +32,8 @@ internal sealed class ImageEncoderService(VisualTokenizer tokenizer, EncoderBatc
         var response = new EncodeImageResponse
         {
             EncoderIdentity = tokenizer.Identity,
-            VisualTokens = new Tensor { Dtype = DType.Float32, Data = ByteString.CopyFrom(TensorBytes.Encode(tokens, WireDType.Float32)) },
+            VisualTokens = Tensor.FromFloats(tokens, [1, count, tokenizer.TokenWidth]),
         };
-        response.VisualTokens.Shape.Add([1, count, tokenizer.TokenWidth]);
         return response;
     }
 

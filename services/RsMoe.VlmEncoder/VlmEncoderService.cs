@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Grpc.Core;
 using RsMoe.Contracts.V1;
 using RsMoe.Model.Moe;
-using RsMoe.ServiceDefaults.Tensors;
 
 namespace RsMoe.VlmEncoder;
 
@@ -14,19 +13,16 @@ internal sealed class VlmEncoderService(RoutingEncoder encoder, VlmEncoderOption
         if (request.VisualTokens is null) throw new ArgumentException("visual_tokens is required");
         if (request.Instruction.Length > options.MaxInstructionChars)
             throw new ArgumentException($"the instruction has {request.Instruction.Length} characters; at most {options.MaxInstructionChars} are accepted");
-        var shape = request.VisualTokens.Shape.ToArray();
-        var dtype = (WireDType)request.VisualTokens.Dtype;
-        TensorBytes.Validate(shape, dtype, request.VisualTokens.Data.Length, "visual_tokens");
+        var shape = request.VisualTokens.ValidatedShape("visual_tokens");
         encoder.ValidateVisualTokens(shape);
-        var tokens = TensorBytes.Decode(request.VisualTokens.Data.Span, dtype);
+        var tokens = request.VisualTokens.ToFloats();
         context.CancellationToken.ThrowIfCancellationRequested();
         var routing = encoder.Route(tokens, shape, request.Instruction);
         var response = new RouteResponse();
         response.Gate.Add(routing.Gate);
         for (int i = 0; i < routing.Roles.Count; i++)
         {
-            var prefix = new Tensor { Dtype = DType.Float32, Data = ByteString.CopyFrom(TensorBytes.Encode(routing.Prefixes[i], WireDType.Float32)) };
-            prefix.Shape.Add([routing.PrefixLength, routing.HiddenSize]);
+            var prefix = Tensor.FromFloats(routing.Prefixes[i], [routing.PrefixLength, routing.HiddenSize]);
             response.Prefixes.Add(new ExpertPrefix { Role = routing.Roles[i], Prefix = prefix });
         }
         return Task.FromResult(response);

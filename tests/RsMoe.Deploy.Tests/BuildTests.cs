@@ -86,4 +86,47 @@ public sealed class BuildTests
         foreach (var service in new[] { "ImageEncoder", "VlmEncoder", "Expert" })
             Assert.Contains(lines, l => l.Trim().StartsWith($"{service}__ModelDirectory=/models/default", StringComparison.Ordinal));
     }
+
+    /// <summary>A project the published one references, directly or not, but the image's build stage never copies fails only
+    /// at docker build time, which no test here runs; this reads the references instead.</summary>
+    [Fact]
+    public void Every_dockerfile_copies_every_project_its_service_references()
+    {
+        var root = Manifests.RepositoryRoot;
+        var artifacts = ((YamlSequenceNode)Config.At("build", "artifacts")!).Children.OfType<YamlMappingNode>().Select(a => new K8sObject("", "", a)).ToList();
+        foreach (var artifact in artifacts)
+        {
+            string dockerfile = artifact.Scalar("docker", "dockerfile")!;
+            string? service = artifact.Scalar("docker", "buildArgs", "SERVICE");
+            string project = service is null ? "gateway/RsMoe.Gateway/RsMoe.Gateway.csproj" : $"services/RsMoe.{service}/RsMoe.{service}.csproj";
+            var copied = File.ReadAllLines(Path.Combine(root, dockerfile)).Select(l => l.Trim().Split(' '))
+                .Where(w => w.Length == 3 && w[0] == "COPY" && !w[1].StartsWith("--"))
+                .Select(w => w[1].Replace("${SERVICE}", service)).ToList();
+            foreach (string referenced in ProjectClosure(root, project))
+            {
+                string folder = Path.GetDirectoryName(referenced)!.Replace('\\', '/') + "/";
+                Assert.True(copied.Any(c => folder.StartsWith(c, StringComparison.Ordinal)), $"{dockerfile} ({artifact.Scalar("image")}) does not copy {folder}");
+            }
+        }
+    }
+
+    /// <summary>The project and every project it references, transitively, as paths relative to the repository root.</summary>
+    static IEnumerable<string> ProjectClosure(string root, string project)
+    {
+        var seen = new HashSet<string>();
+        var pending = new Stack<string>([project]);
+        while (pending.TryPop(out var current))
+        {
+            if (!seen.Add(current)) continue;
+            var xml = System.Xml.Linq.XDocument.Load(Path.Combine(root, current));
+            foreach (var include in xml.Descendants("ProjectReference").Select(r => (string)r.Attribute("Include")!))
+            {
+                string path = include.Replace("$(RepoRoot)", "").Replace('\\', '/');
+                if (!include.Contains("$(RepoRoot)"))
+                    path = Path.GetRelativePath(root, Path.GetFullPath(Path.Combine(root, Path.GetDirectoryName(current)!, path))).Replace('\\', '/');
+                pending.Push(path);
+            }
+        }
+        return seen;
+    }
 }

@@ -37,8 +37,7 @@ public sealed class VlmEncoderServiceTests(DefaultModelFixture fixture) : IClass
     public async Task Half_precision_visual_tokens_are_accepted()
     {
         var tokens = fixture.Model.VisualTokens("forest");
-        var half = new RsMoe.Contracts.V1.Tensor { Dtype = DType.Float16, Data = ByteString.CopyFrom(RsMoe.ServiceDefaults.Tensors.TensorBytes.Encode(tokens, RsMoe.ServiceDefaults.Tensors.WireDType.Float16)) };
-        half.Shape.Add([1, 49, 512]);
+        var half = RsMoe.Contracts.V1.Tensor.FromFloats(tokens, [1, 49, 512], DType.Float16);
         var response = await Client.RouteAsync(new RouteRequest { VisualTokens = half, Instruction = "What is this?" });
         Assert.Equal(3, response.Prefixes.Count);
     }

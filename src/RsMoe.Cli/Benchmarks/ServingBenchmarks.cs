@@ -30,11 +30,7 @@ internal static class ServingBenchmarks
         var prefixes = Enumerable.Range(0, requests).Select(_ =>
         {
             var values = Enumerable.Range(0, length * hidden).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-            var bytes = new byte[values.Length * 4];
-            Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
-            var tensor = new Tensor { Dtype = DType.Float32, Data = ByteString.CopyFrom(bytes) };
-            tensor.Shape.Add([length, hidden]);
-            return tensor;
+            return Tensor.FromFloats(values, [length, hidden]);
         }).ToList();
         using var channel = GrpcChannel.ForAddress(constellation.Service($"expert-{role}").GrpcAddress);
         var client = new Expert.ExpertClient(channel);

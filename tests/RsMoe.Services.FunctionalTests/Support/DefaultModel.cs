@@ -3,7 +3,6 @@ using RsMoe.Contracts.V1;
 using RsMoe.Data.Images;
 using RsMoe.Model.Moe;
 using RsMoe.Model.Vision;
-using RsMoe.ServiceDefaults.Tensors;
 using WireTensor = RsMoe.Contracts.V1.Tensor;
 
 namespace RsMoe.Services.FunctionalTests.Support;
@@ -25,14 +24,9 @@ public sealed class DefaultModel : IDisposable
         return tokens.data<float>().ToArray();
     }
 
-    internal static WireTensor Wire(float[] values, params long[] shape)
-    {
-        var t = new WireTensor { Dtype = DType.Float32, Data = ByteString.CopyFrom(TensorBytes.Encode(values, WireDType.Float32)) };
-        t.Shape.Add(shape);
-        return t;
-    }
+    internal static WireTensor Wire(float[] values, params long[] shape) => WireTensor.FromFloats(values, shape);
 
-    internal static float[] Values(WireTensor t) => TensorBytes.Decode(t.Data.Span, (WireDType)t.Dtype);
+    internal static float[] Values(WireTensor t) => t.ToFloats();
 
     public void Dispose()
     {

@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace RsMoe.ServiceDefaults.Tensors;
+using RsMoe.Contracts.V1;
 
-/// <summary>Element types on the wire; the values are those of <c>rsmoe.v1.DType</c>.</summary>
-public enum WireDType { Unspecified = 0, Float32 = 1, Float16 = 2, BFloat16 = 3 }
+namespace RsMoe.Contracts.Tensors;
 
 /// <summary>
 /// The tensor wire format: raw little-endian bytes in row-major order with a shape and an element type. Float32 is
@@ -12,17 +11,17 @@ public enum WireDType { Unspecified = 0, Float32 = 1, Float16 = 2, BFloat16 = 3 
 /// </summary>
 public static class TensorBytes
 {
-    public static int ElementSize(WireDType dtype) => dtype switch
+    public static int ElementSize(DType dtype) => dtype switch
     {
-        WireDType.Float32 => 4,
-        WireDType.Float16 or WireDType.BFloat16 => 2,
+        DType.Float32 => 4,
+        DType.Float16 or DType.Bfloat16 => 2,
         _ => throw new ArgumentException($"unsupported tensor dtype {dtype}"),
     };
 
     /// <summary>Checks shape, dtype and byte count agree; a message names what is wrong.</summary>
-    public static long Validate(IReadOnlyList<long> shape, WireDType dtype, int byteCount, string what)
+    public static long Validate(IReadOnlyList<long> shape, DType dtype, int byteCount, string what)
     {
-        if (!Enum.IsDefined(dtype) || dtype == WireDType.Unspecified) throw new ArgumentException($"{what}: dtype {(int)dtype} is not float32, float16 or bfloat16");
+        if (!Enum.IsDefined(dtype) || dtype == DType.Unspecified) throw new ArgumentException($"{what}: dtype {(int)dtype} is not float32, float16 or bfloat16");
         if (shape.Count == 0) throw new ArgumentException($"{what}: the shape is empty");
         long count = 1;
         foreach (var dim in shape)
@@ -35,40 +34,40 @@ public static class TensorBytes
         return count;
     }
 
-    public static byte[] Encode(ReadOnlySpan<float> values, WireDType dtype)
+    public static byte[] Encode(ReadOnlySpan<float> values, DType dtype)
     {
         var bytes = new byte[values.Length * ElementSize(dtype)];
         switch (dtype)
         {
-            case WireDType.Float32:
+            case DType.Float32:
                 if (BitConverter.IsLittleEndian) MemoryMarshal.AsBytes(values).CopyTo(bytes);
                 else for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
                 break;
-            case WireDType.Float16:
+            case DType.Float16:
                 for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(i * 2), (Half)values[i]);
                 break;
-            case WireDType.BFloat16:
+            case DType.Bfloat16:
                 for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(i * 2), ToBFloat16(values[i]));
                 break;
         }
         return bytes;
     }
 
-    public static float[] Decode(ReadOnlySpan<byte> bytes, WireDType dtype)
+    public static float[] Decode(ReadOnlySpan<byte> bytes, DType dtype)
     {
         int size = ElementSize(dtype);
         if (bytes.Length % size != 0) throw new ArgumentException($"{bytes.Length} bytes is not a whole number of {dtype} values");
         var values = new float[bytes.Length / size];
         switch (dtype)
         {
-            case WireDType.Float32:
+            case DType.Float32:
                 if (BitConverter.IsLittleEndian) bytes.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
                 else for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(i * 4)..]);
                 break;
-            case WireDType.Float16:
+            case DType.Float16:
                 for (int i = 0; i < values.Length; i++) values[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(i * 2)..]);
                 break;
-            case WireDType.BFloat16:
+            case DType.Bfloat16:
                 for (int i = 0; i < values.Length; i++) values[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes[(i * 2)..]) << 16);
                 break;
         }
