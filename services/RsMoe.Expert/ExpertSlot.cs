@@ -56,11 +56,11 @@ public sealed class ExpertSlot : IDisposable
         Role = options.Role;
         _decodeWeights = DecodeWeightFormats.Parse(options.DecodeWeights);
         ModelDirectory = ModelLocator.Resolve(options.ModelDirectory);
-        Config = RsMoeModel.LoadConfig(ModelDirectory);
+        Config = ModelFolder.LoadConfig(ModelDirectory);
         if (!Config.Router.ExpertRoles.Contains(Role))
             throw new InvalidOperationException($"the model's router has no role '{Role}' (it has {string.Join(", ", Config.Router.ExpertRoles)})");
-        ConfiguredAdapter = string.IsNullOrWhiteSpace(options.Adapter) ? Path.Combine(ModelDirectory, "experts", Role) : Path.GetFullPath(options.Adapter);
-        _tokenizer = RsMoeModel.LoadLlmTokenizer(ModelDirectory, Config);
+        ConfiguredAdapter = string.IsNullOrWhiteSpace(options.Adapter) ? ModelFolder.AdapterPath(ModelDirectory, Role) : Path.GetFullPath(options.Adapter);
+        _tokenizer = ModelFolder.LoadLlmTokenizer(ModelDirectory, Config);
         _device = TorchRuntime.ResolveDevice(options.Device);
         _current = new Loaded(LoadExpert(ConfiguredAdapter));
         logger.LogInformation("Expert {Role} serves {Version} on {Device}, {Weights} decode weights ({Batching})", Role, _current.Model.Version, Device,

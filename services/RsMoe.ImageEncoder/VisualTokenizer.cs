@@ -24,7 +24,7 @@ public sealed class VisualTokenizer : IDisposable
     {
         Device = TorchRuntime.ResolveDevice(options.Device);
         Limits = new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxPixels };
-        var config = RsMoeModel.LoadConfig(ModelLocator.Resolve(options.ModelDirectory));
+        var config = ModelFolder.LoadConfig(ModelLocator.Resolve(options.ModelDirectory));
         _backbone = ImageBackbone.For(config, Device, options.InstructBlipCheckpoint, string.IsNullOrWhiteSpace(options.ResNetDirectory) ? null : options.ResNetDirectory);
         _encoder = _backbone.Encoder;
         logger.LogInformation("Image encoder {Identity} on {Device}", Identity, Device);

@@ -20,7 +20,7 @@ public static class ModelEvaluation
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(outputDirectory);
-        using var model = RsMoeModel.Load(modelDirectory);
+        using var model = ModelFolder.Load(modelDirectory);
         using var backbone = ImageBackbone.For(model.Config);
         var cache = new FeatureCache(featureCache ?? Path.Combine(outputDirectory, "feature-cache"), backbone.Encoder, backbone.Preprocessing);
         var captions = DatasetReader.Read(Path.Combine(dataDirectory, "captions.json"));

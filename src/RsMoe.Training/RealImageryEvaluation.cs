@@ -36,7 +36,7 @@ public static class RealImageryEvaluation
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(outputDirectory);
         var real = new RealImagery(sharedData);
-        using var model = RsMoeModel.Load(modelDirectory, sharedBase: true);
+        using var model = ModelFolder.Load(modelDirectory, sharedBase: true);
         model.UseDecodeWeights(decodeWeights);
         using var backbone = ImageBackbone.For(model.Config);
         var cache = new FeatureCache(featureCache, backbone.Encoder, backbone.Preprocessing);

@@ -25,7 +25,7 @@ public static class ThemeAccuracy
 
     public static (double Accuracy, IReadOnlyDictionary<string, double> PerClass, int Images) Run(string modelDirectory, string rsscn7, string split, int perClass, Action<string>? log = null)
     {
-        using var model = RsMoeModel.Load(modelDirectory);
+        using var model = ModelFolder.Load(modelDirectory);
         using var backbone = ImageBackbone.For(model.Config);
         var items = RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, split).GroupBy(p => p.Label)
             .SelectMany(g => perClass > 0 ? g.Take(perClass) : g).ToList();

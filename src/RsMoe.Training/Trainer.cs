@@ -53,7 +53,7 @@ public sealed class Trainer
         var corpus = _config.RealData is { } root && _config.Stage0Epochs > 0 ? new RsMoe.Data.Datasets.RealImagery(root).Corpus() : null;
         if (corpus is not null)
             _log($"stage0 text: {corpus.Texts.Count} texts ({string.Join(", ", corpus.TextsPerFile.Select(f => $"{f.Key} {f.Value}"))}); {corpus.HeldOut} of {corpus.Sentences} sentences left out as test references");
-        using var model = state is null ? NewModel(stage1, stage2, corpus?.Texts ?? []) : RsMoeModel.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
+        using var model = state is null ? NewModel(stage1, stage2, corpus?.Texts ?? []) : ModelFolder.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
         var losses = new Dictionary<string, (double, double)>();
 
         if (corpus is not null && _config.Stage is "two-stage" or "stage1" or "one-stage" && (state is null || state.Stage == "stage0"))
@@ -87,7 +87,7 @@ public sealed class Trainer
             losses["stage2"] = (curve.First(), curve.Last());
         }
         string final = Path.Combine(_config.Output, "model");
-        model.Save(final);
+        ModelFolder.Save(model, final);
         foreach (var f in features.Values) f.Dispose();
         _log($"saved {final} after {clock.Elapsed.TotalMinutes:F1} min");
         return new TrainingReport(final, clock.Elapsed.TotalSeconds, losses, cache.Hits, cache.Misses);
@@ -288,7 +288,7 @@ public sealed class Trainer
     void SaveCheckpoint(RsMoeModel model, OptimizerHelper optimizer, TrainerState state, SceneClassifier? scenes)
     {
         string directory = Path.Combine(_config.Output, "checkpoints", $"step-{state.GlobalStep:D6}");
-        model.Save(Path.Combine(directory, "model"));
+        ModelFolder.Save(model, Path.Combine(directory, "model"));
         scenes?.save(Path.Combine(directory, SceneClassifierFile));
         optimizer.save_state_dict(Path.Combine(directory, "optimizer.bin"));
         File.WriteAllText(Path.Combine(directory, "trainer_state.json"), JsonSerializer.Serialize(state));
@@ -332,15 +332,15 @@ public sealed class Trainer
             Array.Copy(rows[r], 0, labels, r * length, rows[r].Length);
         }
         var embeds = model.Base.Embed(tensor(ids, [rows.Count, length], ScalarType.Int64, model.Device));
-        return RsMoeModel.LanguageModelLoss(model.Base, embeds, tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device));
+        return CaptionLoss.Loss(model.Base, embeds, tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device));
     }
 
     static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, SceneClassifier? scenes, double sceneWeight)
     {
         using var encoded = model.Encode(Visual(rows, features), rows.Select(r => r.Prompt).ToList());
         var prefixes = Enumerable.Range(0, rows.Count).Select(i => encoded.VisualPrefix[i]).ToList();
-        var (embeds, labels) = model.TeacherForcing(model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
-        var loss = RsMoeModel.LanguageModelLoss(model.Base, embeds, labels);
+        var (embeds, labels) = CaptionLoss.TeacherForcing(model, model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
+        var loss = CaptionLoss.Loss(model.Base, embeds, labels);
         return scenes is null ? loss : loss + scenes.Loss(encoded.VisualPrefix, rows.Select(r => r.Scene).ToList()) * sceneWeight;
     }
 
@@ -354,8 +354,8 @@ public sealed class Trainer
             if (mine.Count == 0) continue;
             var expert = model.Experts[model.Config.Router.ExpertRoles[e]];
             var prefixes = mine.Select(i => encoded.ExpertPrefix(i, e)).ToList();
-            var (embeds, labels) = model.TeacherForcing(expert, prefixes, mine.Select(i => rows[i].Prompt).ToList(), mine.Select(i => rows[i].Target).ToList());
-            total = total + RsMoeModel.LanguageModelLoss(expert, embeds, labels) * (mine.Count / (double)rows.Count);
+            var (embeds, labels) = CaptionLoss.TeacherForcing(model, expert, prefixes, mine.Select(i => rows[i].Prompt).ToList(), mine.Select(i => rows[i].Target).ToList());
+            total = total + CaptionLoss.Loss(expert, embeds, labels) * (mine.Count / (double)rows.Count);
         }
         var questions = Enumerable.Range(0, rows.Count).Where(i => rows[i].IsQuestion).ToList();
         if (questions.Count > 0)

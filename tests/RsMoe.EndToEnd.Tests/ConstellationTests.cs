@@ -34,7 +34,7 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         foreach (var stage in new[] { "cache_lookup", "vlm_encoder", "expert_theme", "expert_objects", "expert_relationships", "experts", "total" })
             Assert.True(response.TimingsMs.ContainsKey(stage), stage);
 
-        using var model = RsMoeModel.Load(ConstellationFixture.ModelDirectory);
+        using var model = ModelFolder.Load(ConstellationFixture.ModelDirectory);
         using var encoder = new ResNetImageEncoder();
         var pixels = ImageDecoder.Preprocess(ConstellationFixture.Sample("harbor"), ImagePreprocessing.ResNet18Cntk);
         using var tokens = encoder.Encode(TorchSharp.torch.tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));

@@ -21,7 +21,7 @@ public sealed class PaperScaleTests(PaperScaleFixture fixture)
         Assert.All(served.Sections, s => Assert.Equal("", s.Error));
 
         // The same caption in process: EVA ViT-g's tokens through the same backbone choice, the same greedy decode.
-        using var model = RsMoeModel.Load(fixture.Model, sharedBase: true);
+        using var model = ModelFolder.Load(fixture.Model, sharedBase: true);
         using var backbone = ImageBackbone.For(model.Config);
         using var visual = backbone.Encode(photo);
         Assert.Equal(served.Caption, model.Caption(visual, RsMoe.Captions.CaptionPolicy.Instruction).Caption);

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using RsMoe.Contracts.V1;
 using RsMoe.Model.Checkpoints;
+using RsMoe.Model.Moe;
 using RsMoe.Services.FunctionalTests.Support;
 using ExpertProgram = ExpertHost::Program;
 

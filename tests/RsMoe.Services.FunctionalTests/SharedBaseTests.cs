@@ -10,7 +10,7 @@ public sealed class SharedBaseTests(DefaultModelFixture fixture) : IClassFixture
     public void Captions_and_answers_equal_the_merged_experts_and_the_weights_take_less_memory()
     {
         var merged = fixture.Model.Model;
-        using var shared = RsMoeModel.Load(DefaultModel.Directory, sharedBase: true);
+        using var shared = ModelFolder.Load(DefaultModel.Directory, sharedBase: true);
         Assert.NotNull(shared.Bank);
         Assert.Empty(shared.Experts);
         foreach (var sample in new[] { "harbor", "airport", "forest", "residential", "parking-lot" })

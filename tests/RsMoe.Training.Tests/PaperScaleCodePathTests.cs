@@ -35,7 +35,7 @@ public sealed class PaperScaleCodePathTests
         Assert.True(report.LossByStage.ContainsKey("stage1") && report.LossByStage.ContainsKey("stage2"));
         Assert.All(report.LossByStage.Values, l => Assert.True(double.IsFinite(l.First) && double.IsFinite(l.Last)));
 
-        using var model = RsMoeModel.Load(report.ModelDirectory);
+        using var model = ModelFolder.Load(report.ModelDirectory);
         Assert.Equal(32, model.Config.Llm.HiddenSize);
         Assert.Equal(3, model.Experts.Count);
         using var tokens = randn(1, 17, 32);

@@ -80,7 +80,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         Assert.Contains(log, line => line.StartsWith("scene loss: ", StringComparison.Ordinal));
         Assert.All(report.LossByStage.Values, l => Assert.True(double.IsFinite(l.Last)));
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(report.ModelDirectory)!, "stage0-metrics.json")));
-        using var model = RsMoeModel.Load(report.ModelDirectory);
+        using var model = ModelFolder.Load(report.ModelDirectory);
         // The vocabulary comes from every caption corpus (RSICap's words too), not only the few training images.
         var words = (WordLevelTokenizer)model.LlmTokenizer;
         Assert.True(words.VocabSize > 3000, $"{words.VocabSize} words");
@@ -103,7 +103,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
             Assert.InRange(r.ThemeAccuracy!.Value, 0, 1);
             Assert.InRange(r.VqaAccuracy, 0, 1);
         });
-        using (var fourExperts = RsMoeModel.Load(Path.Combine(folder, "experts-4", "run", "model")))
+        using (var fourExperts = ModelFolder.Load(Path.Combine(folder, "experts-4", "run", "model")))
             Assert.Equal(4, fourExperts.Experts.Count);
         var table = File.ReadAllLines(Path.Combine(folder, "ablations.md")).Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
         Assert.Equal(1 + rows.Count, table.Count);   // the header and one line a run

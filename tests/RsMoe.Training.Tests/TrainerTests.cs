@@ -41,7 +41,7 @@ public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
         foreach (var role in new[] { "theme", "objects", "relationships" })
             Assert.True(File.Exists(Path.Combine(report.ModelDirectory, "experts", role, "adapter_model.safetensors")));
 
-        using var model = RsMoeModel.Load(report.ModelDirectory);
+        using var model = ModelFolder.Load(report.ModelDirectory);
         using var tokens = randn(1, 49, 512);
         var caption = model.Caption(tokens, "Describe this image in detail.", new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 8 });
         Assert.Equal(["theme", "objects", "relationships"], caption.Sections.Select(s => s.Aspect));

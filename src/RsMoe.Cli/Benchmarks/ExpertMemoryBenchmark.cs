@@ -50,7 +50,7 @@ internal static class ExpertMemoryBenchmark
 
     static async Task<Row> MeasureAsync(string modelDirectory, string label, string weights, string assembly, CancellationToken cancellationToken)
     {
-        var config = RsMoeModel.LoadConfig(modelDirectory);
+        var config = ModelFolder.LoadConfig(modelDirectory);
         string role = config.Router.ExpertRoles[0];
         string log = Path.Combine(Path.GetTempPath(), $"rsmoe-expert-memory-{Guid.NewGuid():N}.log");
         using var service = new ServiceProcess($"expert-{role}", assembly, LocalConstellation.FreePort(), LocalConstellation.FreePort(), log,
@@ -74,13 +74,13 @@ internal static class ExpertMemoryBenchmark
             }
         }, CancellationToken.None);
         var clock = Stopwatch.StartNew();
-        await client.ReloadAsync(new ReloadRequest { AdapterPath = Path.Combine(modelDirectory, "experts", role) }, cancellationToken: cancellationToken);
+        await client.ReloadAsync(new ReloadRequest { AdapterPath = ModelFolder.AdapterPath(modelDirectory, role) }, cancellationToken: cancellationToken);
         double reloadSeconds = clock.Elapsed.TotalSeconds;
         sampling.Cancel();
         await sampler;
         double after = await SettledRssAsync(pid, cancellationToken);
         service.Stop(TimeSpan.FromSeconds(10));
-        double weightMiB = Directory.GetFiles(Path.Combine(modelDirectory, "llm"), "*.safetensors").Sum(f => new FileInfo(f).Length) / 1048576.0;
+        double weightMiB = Directory.GetFiles(ModelFolder.LanguageModelPath(modelDirectory), "*.safetensors").Sum(f => new FileInfo(f).Length) / 1048576.0;
         return new Row(label, weights, Math.Round(weightMiB, 1), Math.Round(atRest, 1), Math.Round(peak, 1), Math.Round(after, 1), Math.Round(reloadSeconds, 2));
     }
 
@@ -102,17 +102,17 @@ internal static class ExpertMemoryBenchmark
     /// </summary>
     static string RandomShapedModel(string source, LlamaConfig shape, string directory)
     {
-        var config = RsMoeModel.LoadConfig(source);
+        var config = ModelFolder.LoadConfig(source);
         shape = shape with { MaxPositionEmbeddings = Math.Max(shape.MaxPositionEmbeddings, config.Llm.MaxPositionEmbeddings) };
-        if (File.Exists(Path.Combine(directory, "rsmoe_config.json"))) return directory;   // written by an earlier run
+        if (ModelFolder.IsModelFolder(directory)) return directory;   // written by an earlier run
         Directory.CreateDirectory(directory);
         foreach (var file in Directory.GetFiles(source).Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal) && !f.EndsWith(".md", StringComparison.Ordinal)))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)), overwrite: true);
         using (var lm = LlamaForCausalLM.Create(shape, ScalarType.Float32, CPU, seed: 1))
-            lm.SavePretrained(Path.Combine(directory, "llm"));
+            lm.SavePretrained(ModelFolder.LanguageModelPath(directory));
         foreach (var (role, k) in config.Router.ExpertRoles.Select((r, k) => (r, k)))
-            RandomAdapters.Write(Path.Combine(directory, "experts", role), shape, rank: config.ExpertLora.R, seed: 10 + k);
-        (config with { Llm = shape }).Save(Path.Combine(directory, "rsmoe_config.json"));
+            RandomAdapters.Write(ModelFolder.AdapterPath(directory, role), shape, rank: config.ExpertLora.R, seed: 10 + k);
+        ModelFolder.SaveConfig(directory, config with { Llm = shape });
         return directory;
     }
 }

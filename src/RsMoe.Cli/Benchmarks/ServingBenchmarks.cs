@@ -24,7 +24,7 @@ internal static class ServingBenchmarks
     /// </summary>
     public static async Task<ExpertServiceRow> ExpertServiceAsync(LocalConstellation constellation, string role, int concurrency, int requests, int newTokens)
     {
-        var config = RsMoeModel.LoadConfig(ModelLocator.DefaultModelDirectory());
+        var config = ModelFolder.LoadConfig(ModelLocator.DefaultModelDirectory());
         int length = config.NumQueryTokens + config.Router.PromptLength, hidden = config.Llm.HiddenSize;
         var random = new Random(concurrency);
         var prefixes = Enumerable.Range(0, requests).Select(_ =>

@@ -82,8 +82,8 @@ public static class EvalCommands
                 string directory = parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory();
                 var weightFormats = BenchCommands.Split(parse.GetValue(formats)!).Select(RsMoe.Model.Decoding.DecodeWeightFormats.Parse).ToList();
                 var sentences = new RsMoe.Data.Datasets.RealImagery(parse.GetValue(shared)!.FullName).TestReferences().Distinct().Take(parse.GetValue(max)).ToList();
-                using var loaded = RsMoe.Model.Moe.RsMoeModel.Load(directory);
-                var tokenizer = RsMoe.Model.Moe.RsMoeModel.LoadLlmTokenizer(directory, loaded.Config);
+                using var loaded = RsMoe.Model.Moe.ModelFolder.Load(directory);
+                var tokenizer = RsMoe.Model.Moe.ModelFolder.LoadLlmTokenizer(directory, loaded.Config);
                 int? eos = loaded.Base.Config.EosTokenId is [var first, ..] ? first : null;
                 // The sentence and its end: a caption that does not know where to stop scores worse.
                 var ids = sentences.Select(s => (IReadOnlyList<int>)[.. tokenizer.Encode(s, addSpecialTokens: true), .. eos is { } e ? new[] { e } : []]).ToList();
@@ -121,7 +121,7 @@ public static class EvalCommands
     static RsMoe.Model.Generation.GenerationOptions? CaptionOptions(double? repetitionPenalty, int? beams)
     {
         if (repetitionPenalty is null && beams is null) return null;
-        var options = RsMoe.Model.Moe.RsMoeModel.DefaultCaptionOptions;
+        var options = RsMoe.Model.Moe.InProcessCaptioner.DefaultCaptionOptions;
         if (repetitionPenalty is { } p) options = options with { RepetitionPenalty = p };
         if (beams is { } b) options = options with { NumBeams = b };
         return options;

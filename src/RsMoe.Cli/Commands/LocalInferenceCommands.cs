@@ -26,7 +26,7 @@ public static class LocalInferenceCommands
         {
             var format = DecodeWeightFormats.Parse(weights);
             // One base and the three adapters in a bank: a third of the memory, and the sections decode together.
-            using var model = RsMoeModel.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
+            using var model = ModelFolder.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
             model.UseDecodeWeights(format);
             using var backbone = ImageBackbone.For(model.Config);
             using var tokens = backbone.Encode(File.ReadAllBytes(image));

@@ -78,7 +78,7 @@ public sealed class LocalConstellation : IAsyncDisposable
     async Task StartAllAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         string model = ModelLocator.Resolve(_options.ModelDirectory);
-        ExpertRoles = RsMoe.Model.Moe.RsMoeModel.LoadConfig(model).Router.ExpertRoles;
+        ExpertRoles = RsMoe.Model.Moe.ModelFolder.LoadConfig(model).Router.ExpertRoles;
         StartRedis(progress);
         // A fresh internal credential for this run: the services accept only the gateway, which presents it.
         InternalCredential = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();

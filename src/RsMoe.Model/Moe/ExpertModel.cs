@@ -58,7 +58,7 @@ public sealed class ExpertModel : IDisposable
         LlamaForCausalLM lm;
         try
         {
-            lm = RsMoeModel.LoadExpert(modelDirectory, adapterDirectory, device);
+            lm = ModelFolder.LoadExpert(modelDirectory, adapterDirectory, device);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -8,7 +8,7 @@ public static class ModelLocator
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, "models", "default");
-            if (File.Exists(Path.Combine(candidate, "rsmoe_config.json"))) return candidate;
+            if (ModelFolder.IsModelFolder(candidate)) return candidate;
         }
         throw new DirectoryNotFoundException("the embedded default model (models/default) was not found; configure a model folder");
     }

@@ -34,11 +34,11 @@ public sealed class RoutingEncoder : IDisposable
     public static RoutingEncoder Load(string modelDirectory, Device? device = null)
     {
         device ??= CPU;
-        var config = RsMoeModel.LoadConfig(modelDirectory);
-        var encoder = RsMoeModel.LoadVlmEncoder(modelDirectory, config);
+        var config = ModelFolder.LoadConfig(modelDirectory);
+        var encoder = ModelFolder.LoadVlmEncoder(modelDirectory, config);
         if (device.type != DeviceType.CPU) encoder.to(device);
-        string version = "vlm-" + FileDigest.Short(Path.Combine(modelDirectory, "vlm_encoder.safetensors"));
-        return new RoutingEncoder(config, encoder, RsMoeModel.LoadInstructionTokenizer(modelDirectory, config), device, version);
+        string version = "vlm-" + FileDigest.Short(ModelFolder.VlmEncoderPath(modelDirectory));
+        return new RoutingEncoder(config, encoder, ModelFolder.LoadInstructionTokenizer(modelDirectory, config), device, version);
     }
 
     /// <summary>Checks visual tokens [1, N, width] against the Q-Former before any work: a clear message, never a shape error deep inside.</summary>

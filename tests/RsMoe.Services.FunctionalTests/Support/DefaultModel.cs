@@ -13,7 +13,7 @@ public sealed class DefaultModel : IDisposable
     public static string Directory => ModelLocator.DefaultModelDirectory();
     public static string Sample(string name) => Path.Combine(Directory, "samples", name + ".png");
 
-    public RsMoeModel Model { get; } = RsMoeModel.Load(Directory);
+    public RsMoeModel Model { get; } = ModelFolder.Load(Directory);
     readonly ResNetImageEncoder _encoder = new();
 
     /// <summary>Visual tokens [1, 49, 512] of a sample, as the image encoder service must give them.</summary>

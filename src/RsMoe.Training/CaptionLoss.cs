@@ -1,0 +1,51 @@
+using RsMoe.Model.Llm;
+using RsMoe.Model.Moe;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RsMoe.Training;
+
+/// <summary>
+/// The training objective of both stages, kept apart from the model: next-token cross-entropy on a caption (or an
+/// answer) given the expert's prefix and the instruction, the prefix and prompt unlabelled.
+/// </summary>
+public static class CaptionLoss
+{
+    /// <summary>
+    /// Teacher-forcing inputs for one language model: each row is its prefix embeddings, then BOS and the prompt's
+    /// tokens, then the target's tokens and EOS; labels are −100 except on the target and EOS. Right-padded.
+    /// </summary>
+    public static (Tensor Embeds, Tensor Labels) TeacherForcing(RsMoeModel model, LlamaForCausalLM lm, IReadOnlyList<Tensor> prefixes, IReadOnlyList<string> prompts, IReadOnlyList<string> targets)
+    {
+        using var scope = NewDisposeScope();
+        int eos = model.LlmTokenizer.EosTokenIds[0];
+        var rows = new List<Tensor>();
+        var labelRows = new List<long[]>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var promptIds = model.LlmTokenizer.Encode(prompts[i], addSpecialTokens: true).Select(x => (long)x).ToArray();
+            var targetIds = model.LlmTokenizer.Encode(targets[i], addSpecialTokens: false).Select(x => (long)x).Append(eos).ToArray();
+            var tokenEmbeds = lm.Embed(tensor(promptIds.Concat(targetIds).ToArray(), ScalarType.Int64, model.Device).unsqueeze(0)).squeeze(0);
+            rows.Add(cat([prefixes[i].to(tokenEmbeds.dtype), tokenEmbeds], 0));
+            long prefixLength = prefixes[i].shape[0] + promptIds.Length;
+            labelRows.Add(Enumerable.Repeat(-100L, (int)prefixLength).Concat(targetIds).ToArray());
+        }
+        int length = rows.Max(r => (int)r.shape[0]);
+        var padded = rows.Select(r => r.shape[0] == length ? r : cat([r, zeros([length - r.shape[0], r.shape[1]], r.dtype, model.Device)], 0)).ToList();
+        var labels = new long[rows.Count * length];
+        Array.Fill(labels, -100L);
+        for (int i = 0; i < labelRows.Count; i++) Array.Copy(labelRows[i], 0, labels, i * length, labelRows[i].Length);
+        return (stack(padded, 0).MoveToOuterDisposeScope(), tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Mean next-token cross-entropy over labelled positions.</summary>
+    public static Tensor Loss(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(embeds.shape[1], ScalarType.Int64, embeds.device).unsqueeze(0).expand(embeds.shape[0], -1);
+        var logits = lm.Forward(embeds, positions);
+        var shiftedLogits = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]);
+        var shiftedLabels = labels.narrow(1, 1, labels.shape[1] - 1).reshape(-1);
+        return nn.functional.cross_entropy(shiftedLogits.to_type(ScalarType.Float32), shiftedLabels, ignore_index: -100).MoveToOuterDisposeScope();
+    }
+}
