@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RsMoe.Benchmarks;
 using RsMoe.Cli.Commands;
 
 namespace RsMoe.Cli;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using RsMoe.Cli.Tests.Support;
-using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.Cli.Tests;
 

@@ -1,6 +1,5 @@
 using RsMoe.Data.Aspects;
 using RsMoe.Data.Datasets;
-using RsMoe.Model.Tests.Support;
 using Xunit.Abstractions;
 
 namespace RsMoe.Data.Tests;

@@ -1,5 +1,4 @@
 using RsMoe.Data.Images;
-using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.Data.Tests;
 

@@ -1,7 +1,6 @@
 using RsMoe.Data.Aspects;
 using RsMoe.Data.Datasets;
 using RsMoe.Data.Images;
-using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.Data.Tests;
 

@@ -3,11 +3,11 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
+using RsMoe.Constellation;
 using RsMoe.Contracts.V1;
 using RsMoe.Data.Images;
 using RsMoe.EndToEnd.Tests.Support;
 using RsMoe.Model.Moe;
-using RsMoe.Model.Tests.Support;
 using RsMoe.Model.Vision;
 using StackExchange.Redis;
 
@@ -294,7 +294,7 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         // Most images new: every one the tool counts as never sent before costs the image encoder a call.
         double encodes = await fixture.MetricAsync("gateway", "rsmoe_gateway_image_encodes_total");
         (code, stdout, stderr) = Run("load", "--url", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "2", "--duration", "00:00:04",
-            "--warmup", "00:00:00", "--pool", "1", "--new-share", "1", "--images", RsMoe.Model.Tests.Support.SharedData.Path("rsicd", "images"), "--out", report);
+            "--warmup", "00:00:00", "--pool", "1", "--new-share", "1", "--images", SharedData.Path("rsicd", "images"), "--out", report);
         Assert.True(code == 0, stderr + stdout);
         using var fresh = JsonDocument.Parse(File.ReadAllText(report));
         int newImages = fresh.RootElement.GetProperty("NewImages").GetInt32();
@@ -311,7 +311,7 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
     static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rsmoe.dll"));
+        start.ArgumentList.Add(LocalConstellation.BuiltAssembly("src", "RsMoe.Cli", "rsmoe"));
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = System.Diagnostics.Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Grpc.Core;
 using RsMoe.Contracts.V1;
 using RsMoe.EndToEnd.Tests.Support;
-using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.EndToEnd.Tests;
 

@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using RsMoe.Contracts.V1;
 using RsMoe.EndToEnd.Tests.Support;
-using RsMoe.Model.Tests.Support;
 using StackExchange.Redis;
 
 namespace RsMoe.EndToEnd.Tests;

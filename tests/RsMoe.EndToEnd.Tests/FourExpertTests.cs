@@ -2,7 +2,6 @@ using System.Text.Json;
 using Google.Protobuf;
 using RsMoe.Contracts.V1;
 using RsMoe.EndToEnd.Tests.Support;
-using RsMoe.Model.Tests.Support;
 
 namespace RsMoe.EndToEnd.Tests;
 

@@ -2,7 +2,6 @@ using Google.Protobuf;
 using RsMoe.Contracts.V1;
 using RsMoe.EndToEnd.Tests.Support;
 using RsMoe.Model.Moe;
-using RsMoe.Model.Tests.Support;
 using RsMoe.Model.Vision;
 
 namespace RsMoe.EndToEnd.Tests;

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text;
 using RsMoe.EndToEnd.Tests.Support;
-using RsMoe.Model.Tests.Support;
-using RsMoe.Services.FunctionalTests.Support;
 using Xunit.Abstractions;
 
 namespace RsMoe.EndToEnd.Tests;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using RsMoe.Evaluation.Captions;
-using RsMoe.Model.Tests.Support;
 using Xunit.Abstractions;
 
 namespace RsMoe.Evaluation.Tests;

@@ -1,5 +1,4 @@
 using RsMoe.Data.Images;
-using RsMoe.Model.Tests.Support;
 using RsMoe.Model.Vision;
 using static TorchSharp.torch;
 

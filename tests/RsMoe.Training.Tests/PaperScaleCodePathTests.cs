@@ -1,6 +1,5 @@
 using RsMoe.Data.Synthetic;
 using RsMoe.Model.Moe;
-using RsMoe.Model.Tests.Support;
 using RsMoe.Model.Vision;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

@@ -1,6 +1,5 @@
 using RsMoe.Data.Datasets;
 using RsMoe.Model.Moe;
-using RsMoe.Model.Tests.Support;
 using RsMoe.Model.Tokenizers;
 using Xunit.Abstractions;
 

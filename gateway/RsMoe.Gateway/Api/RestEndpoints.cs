@@ -158,11 +158,11 @@ internal static class RestEndpoints
         return (ByteString.CopyFrom(bytes), text);
     }
 
-    sealed class BadRequest(string message) : Exception(message);
-    sealed class UnsupportedMedia(string message) : Exception(message);
+    internal sealed class BadRequest(string message) : Exception(message);
+    internal sealed class UnsupportedMedia(string message) : Exception(message);
 
     /// <summary>Problem details for what went wrong; null for what is not the caller's business (it propagates and is logged).</summary>
-    static IResult? Problem(Exception e) => e switch
+    internal static IResult? Problem(Exception e) => e switch
     {
         BadRequest => Results.Problem(e.Message, statusCode: 400, title: "Bad request"),
         UnsupportedMedia => Results.Problem(e.Message, statusCode: 415, title: "Unsupported media type"),

@@ -32,7 +32,7 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
         if (image.Length == 0) throw new RpcException(new Status(StatusCode.InvalidArgument, "the image is empty"));
         if (image.Length > options.MaxImageBytes)
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"the image is {image.Length / 1048576.0:F1} MiB; at most {options.MaxImageBytes / 1048576.0:F0} MiB is accepted"));
-        string digest = Convert.ToHexString(SHA256.HashData(image.Span)).ToLowerInvariant();
+        string digest = Digest(image.Span);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The encoder's identity is asked again before a lookup (at most every Cache:IdentityMaxAge), so features of an
         // encoder that was swapped out are never served; while no encoder answers, the last identity seen stands.
@@ -40,7 +40,7 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
             ? _encoderIdentity : await TryLearnIdentityAsync(deadline, cancellationToken) ?? _encoderIdentity;
         if (identity is not null)
         {
-            var cached = await cache.GetAsync(Key(identity, digest), cancellationToken);
+            var cached = await cache.GetAsync(CacheKey(identity, digest), cancellationToken);
             if (cached is not null)
             {
                 try
@@ -90,7 +90,7 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
             }
             Encodes.Add(1);
             _encoderIdentity = encoded.EncoderIdentity;
-            await cache.SetAsync(Key(encoded.EncoderIdentity, digest), encoded.VisualTokens.ToByteArray(), CancellationToken.None);
+            await cache.SetAsync(CacheKey(encoded.EncoderIdentity, digest), encoded.VisualTokens.ToByteArray(), CancellationToken.None);
             return encoded;
         }
         finally
@@ -115,5 +115,12 @@ public sealed class VisualFeatures(BackendChannels backends, ResilientCalls call
         }
     }
 
-    static string Key(string identity, string digest) => $"rsmoe:v1:features:{identity}:{digest}";
+    /// <summary>An image's identity in the cache: the SHA-256 of its bytes, lower-case hex.</summary>
+    public static string Digest(ReadOnlySpan<byte> image) => Convert.ToHexString(SHA256.HashData(image)).ToLowerInvariant();
+
+    /// <summary>
+    /// The cache key of an image's features from one encoder. Redis is shared by every gateway replica and outlives
+    /// deployments, so the format is versioned (<c>v1</c>): a change to it or to the value's encoding takes a new version.
+    /// </summary>
+    public static string CacheKey(string encoderIdentity, string digest) => $"rsmoe:v1:features:{encoderIdentity}:{digest}";
 }

@@ -80,7 +80,7 @@ public static class EvalCommands
             try
             {
                 string directory = parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory();
-                var weightFormats = BenchCommands.Split(parse.GetValue(formats)!).Select(RsMoe.Model.Decoding.DecodeWeightFormats.Parse).ToList();
+                var weightFormats = parse.GetValue(formats)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(RsMoe.Model.Decoding.DecodeWeightFormats.Parse).ToList();
                 var sentences = new RsMoe.Data.Datasets.RealImagery(parse.GetValue(shared)!.FullName).TestReferences().Distinct().Take(parse.GetValue(max)).ToList();
                 using var loaded = RsMoe.Model.Moe.ModelFolder.Load(directory);
                 var tokenizer = RsMoe.Model.Moe.ModelFolder.LoadLlmTokenizer(directory, loaded.Config);

@@ -4,7 +4,8 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
-using RsMoe.Cli.Constellation;
+using RsMoe.Benchmarks;
+using RsMoe.Constellation;
 using RsMoe.Contracts.V1;
 
 namespace RsMoe.Cli.Commands;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using RsMoe.Cli.Constellation;
+using RsMoe.Constellation;
 
 namespace RsMoe.Cli.Commands;
 

@@ -1,5 +1,5 @@
 using Grpc.Net.Client;
-using RsMoe.Cli.Constellation;
+using RsMoe.Constellation;
 using RsMoe.Model.Moe;
 
 namespace RsMoe.EndToEnd.Tests.Support;
@@ -68,7 +68,7 @@ public class ConstellationFixture : IAsyncLifetime
             for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(40); await Task.Delay(300))
             {
                 // A photo no test asks about, so the image encoder is called too.
-                var image = Google.Protobuf.ByteString.CopyFrom(File.ReadAllBytes(RsMoe.Model.Tests.Support.SharedData.Path(
+                var image = Google.Protobuf.ByteString.CopyFrom(File.ReadAllBytes(SharedData.Path(
                     "rsscn7", "images", "aGrass", $"a{200 + Interlocked.Increment(ref _probeImages) % 120:000}.jpg")));
                 try
                 {
@@ -221,7 +221,7 @@ public sealed class PaperScaleFixture : ConstellationFixture
     public PaperScaleFixture()
     {
         RsMoe.Data.Synthetic.SyntheticBenchmark.Write(Data, 16, seed: 5);
-        var (blip, llm) = RsMoe.Model.Tests.Support.ShrunkPaperCheckpoints.Write(Root);
+        var (blip, llm) = ShrunkPaperCheckpoints.Write(Root);
         var config = new RsMoe.Training.TrainingConfig
         {
             Stage = "two-stage", ImageEncoder = "instructblip", InstructBlip = blip, Llm = llm, Stage1Lora = true,
