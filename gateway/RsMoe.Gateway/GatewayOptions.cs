@@ -47,7 +47,7 @@ public sealed class GatewayOptions : IValidatableObject
     {
         if (!ExpertAddress.Contains("{role}", StringComparison.Ordinal))
             yield return new ValidationResult($"'{ExpertAddress}' must contain {{role}}, where each expert's role goes", [nameof(ExpertAddress)]);
-        if (!Uri.TryCreate(ExpertAddress.Replace("{role}", "theme", StringComparison.Ordinal), UriKind.Absolute, out _))
+        if (!Uri.TryCreate(ExpertAddress.Replace("{role}", RsMoe.Captions.CaptionPolicy.Theme, StringComparison.Ordinal), UriKind.Absolute, out _))
             yield return new ValidationResult($"'{ExpertAddress}' is not an absolute URL", [nameof(ExpertAddress)]);
     }
 }

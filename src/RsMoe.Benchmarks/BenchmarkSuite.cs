@@ -118,7 +118,7 @@ internal static class BenchmarkSuite
         {
             cache = local.Cache;
             foreach (int concurrency in quick ? new[] { 1, 4 } : [1, 4, 16])
-                expertService.Add(Print(await ServingBenchmarks.ExpertServiceAsync(local, "objects", concurrency, quick ? 8 : 48, 64)));
+                expertService.Add(Print(await ServingBenchmarks.ExpertServiceAsync(local, RsMoe.Captions.CaptionPolicy.Objects, concurrency, quick ? 8 : 48, 64)));
             using var channel = GrpcChannel.ForAddress(local.GatewayGrpcUrl, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
             constellation = await ConstellationBenchmark.MeasureAsync(new Captioner.CaptionerClient(channel), files, quick ? 4 : 24, quick ? [1] : [1, 8]);
             constellation.ForEach(r => Print(r));

@@ -18,6 +18,7 @@ public static class CliApp
         AblateCommand.Create(),
         LocalInferenceCommands.Caption(),
         LocalInferenceCommands.Ask(),
+        CaptionBatchCommand.Create(),
         UpCommand.Create(),
         GatewayCommands.Reload(),
         GatewayCommands.Keys(),
