@@ -66,6 +66,11 @@ public sealed class ResilienceTests
         Assert.True(plain.HealthCheck.Passive!.Enabled);
         var none = await filter.ConfigureClusterAsync(new ClusterConfig { ClusterId = "vlm-encoder" }, default);
         Assert.Equal(HealthCheckConstants.AvailableDestinations.HealthyAndUnknown, none.HealthCheck!.AvailableDestinationsPolicy);
+        // Without any health check YARP would ignore the policy: a passive one is enabled; a configured active one stands alone.
+        Assert.True(none.HealthCheck.Passive!.Enabled);
+        Assert.Equal(HealthCheckConstants.PassivePolicy.TransportFailureRate, none.HealthCheck.Passive.Policy);
+        var active = await filter.ConfigureClusterAsync(new ClusterConfig { ClusterId = "expert-theme", HealthCheck = new HealthCheckConfig { Active = new() { Enabled = true } } }, default);
+        Assert.Null(active.HealthCheck!.Passive);
         // An operator's explicit choice stands.
         var chosen = await filter.ConfigureClusterAsync(new ClusterConfig
         {

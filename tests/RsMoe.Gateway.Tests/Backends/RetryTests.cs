@@ -35,8 +35,8 @@ public sealed class RetryTests
         var cluster = new ClusterConfig
         {
             ClusterId = Cluster,
-            // As every shipped cluster: YARP applies an availability policy only to clusters with a health check enabled.
-            HealthCheck = new HealthCheckConfig { Passive = new PassiveHealthCheckConfig { Enabled = true, Policy = "TransportFailureRate" } },
+            // No health check configured: ClusterDefaults enables a passive one, without which YARP would apply no
+            // availability policy and an open circuit would stop nothing.
             Destinations = Enumerable.Range(1, replicas).ToDictionary(i => $"replica-{i}", i => new DestinationConfig { Address = $"http://127.0.0.{i}:9" }),
         };
         builder.Services.AddReverseProxy().LoadFromMemory([], [cluster]).AddConfigFilter<ClusterDefaults>();
