@@ -40,6 +40,12 @@ public sealed class LocalConstellation : IAsyncDisposable
     readonly Dictionary<string, (string Cluster, string Destination)> _destinations = [];
     Process? _redis;
     public IReadOnlyList<ServiceProcess> Services => _services;
+
+    /// <summary>The last warnings, errors and exceptions the services whose names start with one of <paramref name="names"/> logged, for a failing test's message.</summary>
+    public string ProblemsLogged(params string[] names) => string.Join('\n', _services
+        .Where(service => names.Any(n => service.Name.StartsWith(n, StringComparison.Ordinal)))
+        .Select(service => $"--- {service.Name} ({service.LogPath})\n" + string.Join('\n', service.Tail(2000).Split('\n')
+            .Where(line => line.Contains("warn:") || line.Contains("fail:") || line.Contains("crit:") || line.Contains("Exception")).TakeLast(12))));
     public ServiceProcess Gateway => Service("gateway");
     public string GatewayUrl => Gateway.HttpAddress;
     public string GatewayGrpcUrl => Gateway.GrpcAddress;

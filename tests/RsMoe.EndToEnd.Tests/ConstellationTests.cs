@@ -234,7 +234,8 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         await Task.Delay(1000);
         stop.Cancel();
         await Task.WhenAll(load);
-        Assert.Empty(failures);
+        // A failure here has been seen once, only under the whole suite's load; the services' own words say why.
+        Assert.True(failures.Count == 0, $"{string.Join("; ", failures)}\n{fixture.Constellation.ProblemsLogged("gateway", "expert-")}");
         Assert.True(completed >= 6, $"{completed} captions");
     }
 
