@@ -1,3 +1,5 @@
+using RsMoe.Data.Images;
+
 namespace RsMoe.Cli.Batch;
 
 /// <summary>One image of an archive: its key in the results (the path as the user gave it, relative to the folder or list) and where it is.</summary>
@@ -10,15 +12,13 @@ public sealed record ArchiveImage(string Key, string Path);
 /// </summary>
 public static class ArchiveInputs
 {
-    public static readonly IReadOnlySet<string> Extensions = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".tif", ".tiff" };
-
     public static IReadOnlyList<ArchiveImage> Enumerate(string input)
     {
         if (Directory.Exists(input))
         {
             var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System };
             return Directory.EnumerateFiles(input, "*", options)
-                .Where(file => Extensions.Contains(System.IO.Path.GetExtension(file)))
+                .Where(file => ImageDecoder.FileExtensions.Contains(System.IO.Path.GetExtension(file)))
                 .Select(file => new ArchiveImage(System.IO.Path.GetRelativePath(input, file).Replace('\\', '/'), file))
                 .OrderBy(image => image.Key, StringComparer.Ordinal).ToList();
         }

@@ -41,12 +41,10 @@ public static class CaptionBatchCommand
         try
         {
             if (limit < 0) throw new ArgumentException("--limit must be 0 (all) or more");
-            var format = DecodeWeightFormats.Parse(weights);
+            DecodeWeightFormats.Parse(weights);   // a wrong name is refused before anything is read or written
             images = ArchiveInputs.Enumerate(input);
             results = ResultsFile.Open(output);
-            model = ModelFolder.Load(modelDirectory ?? ModelLocator.DefaultModelDirectory(), sharedBase: true);
-            model.UseDecodeWeights(format);
-            backbone = ImageBackbone.For(model.Config);
+            (model, backbone) = LocalInferenceCommands.LoadForInference(modelDirectory, weights);
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
         {

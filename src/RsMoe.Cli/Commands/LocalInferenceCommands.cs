@@ -24,11 +24,9 @@ public static class LocalInferenceCommands
     {
         try
         {
-            var format = DecodeWeightFormats.Parse(weights);
-            // One base and the three adapters in a bank: a third of the memory, and the sections decode together.
-            using var model = ModelFolder.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
-            model.UseDecodeWeights(format);
-            using var backbone = ImageBackbone.For(model.Config);
+            var (model, backbone) = LoadForInference(modelDirectory, weights);
+            using var _ = model;
+            using var __ = backbone;
             using var tokens = backbone.Encode(File.ReadAllBytes(image));
             use(model, tokens);
             return 0;
@@ -36,6 +34,26 @@ public static class LocalInferenceCommands
         catch (Exception e) when (e is ImageRejectedException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
         {
             return CliErrors.Report(e, asJson);
+        }
+    }
+
+    /// <summary>
+    /// The model as the in-process commands run it (caption, ask, caption-batch): one base and the experts' adapters in
+    /// a bank (a third of the memory, and the sections decode together), the decode weights chosen, and its backbone.
+    /// </summary>
+    internal static (RsMoeModel Model, ImageBackbone Backbone) LoadForInference(string? modelDirectory, string weights)
+    {
+        var format = DecodeWeightFormats.Parse(weights);
+        var model = ModelFolder.Load(modelDirectory ?? DefaultModelDirectory(), sharedBase: true);
+        try
+        {
+            model.UseDecodeWeights(format);
+            return (model, ImageBackbone.For(model.Config));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
         }
     }
 

@@ -9,6 +9,9 @@ namespace RsMoe.Data.Images;
 /// </summary>
 public static class ImageDecoder
 {
+    /// <summary>File name endings of the formats this decoder reads, for tools that pick the images out of a folder.</summary>
+    public static IReadOnlySet<string> FileExtensions { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".tif", ".tiff" };
+
     public static string SniffFormat(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length >= 8 && bytes[..8].SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A })) return "png";
