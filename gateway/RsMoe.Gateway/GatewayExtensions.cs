@@ -3,6 +3,7 @@ using RsMoe.Gateway.Api;
 using RsMoe.Gateway.Backends;
 using RsMoe.Gateway.Caching;
 using RsMoe.Gateway.Pipeline;
+using RsMoe.Gateway.Scenes;
 using RsMoe.Gateway.Security;
 using RsMoe.ServiceDefaults.Grpc;
 using Yarp.ReverseProxy.Transforms;
@@ -48,6 +49,9 @@ public static class GatewayExtensions
         builder.Services.AddSingleton<PromptLimits>();
         builder.Services.AddSingleton<CaptionPipeline>();
         builder.Services.AddSingleton<ExpertDirectory>();
+        builder.Services.AddSingleton(ValidatedOptions.Bind<SceneOptions>(builder.Configuration, SceneOptions.Section));
+        builder.Services.AddSingleton<SceneRunner>();
+        builder.Services.AddSingleton<SceneJobs>();
         builder.Services.AddSingleton<ExpertRoster>();
         builder.Services.AddHostedService<ExpertRosterRefresh>();
         return builder;
@@ -68,15 +72,20 @@ public static class GatewayExtensions
         {
             samples = (samples is null ? [] : Directory.GetFiles(samples).Where(IsSampleImage)).Order()
                 .Select(f => new { name = Path.GetFileNameWithoutExtension(f), url = $"samples/{Path.GetFileName(f)}" }),
+            // Large georeferenced scenes for the scene panel (GeoTIFF).
+            scenes = (samples is null ? [] : Directory.GetFiles(samples).Where(IsSampleScene)).Order()
+                .Select(f => new { name = Path.GetFileNameWithoutExtension(f), url = $"samples/{Path.GetFileName(f)}" }),
         }));
         app.MapGrpcService<CaptionerService>();
         app.MapRestApi(options);
+        app.MapSceneApi(app.Services.GetRequiredService<SceneOptions>());
         // Pass-through routes to the internal services (operators' tools, e.g. an expert's Reload): see appsettings.json.
         app.MapReverseProxy();
         return app;
     }
 
     static bool IsSampleImage(string path) => Path.GetExtension(path).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg";
+    static bool IsSampleScene(string path) => Path.GetExtension(path).ToLowerInvariant() is ".tif" or ".tiff";
 
     static string? SamplesDirectory(WebApplication app, GatewayOptions options)
     {

@@ -11,6 +11,9 @@ public static class CaptionPolicy
     /// <summary>The instruction for a caption: RSICap's most common prompt, the one the experts are trained with.</summary>
     public const string Instruction = "Describe this image in detail.";
 
+    /// <summary>The question whose answer names an image's theme in a word or two (RSIVQA's scene question, which the experts are trained on).</summary>
+    public const string ThemeQuestion = "What is the theme of this picture?";
+
     /// <summary>The aspects the paper's experts write, in caption order.</summary>
     public const string Theme = "theme", Objects = "objects", Relationships = "relationships";
 

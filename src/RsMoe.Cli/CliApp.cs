@@ -19,6 +19,8 @@ public static class CliApp
         LocalInferenceCommands.Caption(),
         LocalInferenceCommands.Ask(),
         CaptionBatchCommand.Create(),
+        SceneCommand.Create(),
+        SceneCommand.Sample(),
         UpCommand.Create(),
         GatewayCommands.Reload(),
         GatewayCommands.Keys(),

@@ -128,7 +128,7 @@ public static class TrainingSamples
             return;
         }
         RealImagerySamples.AddSections(path, [new(theme, AspectSplitter.Theme), new(objects, AspectSplitter.Objects), new(relationships, AspectSplitter.Relationships)], config.Experts, stage2, mosaicWith);
-        stage2.Add(new TrainingSample(path, "What is the theme of this picture?", Rsscn7SceneAnswers[label], ExpertOf(AspectSplitter.Theme, config.Experts), true, MosaicWith: mosaicWith));
+        stage2.Add(new TrainingSample(path, CaptionPolicy.ThemeQuestion, Rsscn7SceneAnswers[label], ExpertOf(AspectSplitter.Theme, config.Experts), true, MosaicWith: mosaicWith));
     }
 
     /// <summary>The synthetic benchmark's captions (split by aspect as generated) and its questions.</summary>

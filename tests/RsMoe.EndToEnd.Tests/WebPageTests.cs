@@ -66,6 +66,39 @@ public sealed class WebPageTests(ConstellationFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_whole_scene_fills_in_tile_by_tile_coloured_by_theme_with_each_tiles_caption_on_click()
+    {
+        string scene = Path.Combine(Directory.CreateTempSubdirectory("rsmoe-web-scene-").FullName, "four-photos.tif");
+        var photos = RsMoe.Scenes.SceneMosaic.UcmTestPhotos(SharedData.Path(), 4).Select(p => p.Path).ToList();
+        RsMoe.Scenes.SceneMosaic.Write(scene, photos, columns: 2, cellSize: 256, new RsMoe.Scenes.GeoTiffWriter.Georeferencing(500000, 4000000, 0.3, 32611));
+
+        var page = await OpenAsync(1280, 1400);
+        await page.Locator("#scene-sample:not([hidden])").WaitForAsync();   // the shipped sample scene is offered
+        await page.Locator("#scene-input").SetInputFilesAsync(scene);
+        await page.Locator("#scene-button").ClickAsync();
+        await page.Locator("#scene-status[data-status=done]").WaitForAsync(new() { Timeout = 120_000 });
+        Assert.Contains("EPSG:32611", await page.Locator("#scene-status").TextContentAsync());
+        Assert.Equal(4, await page.Locator(".scene-tile.done").CountAsync());
+        await page.Locator("#scene-view:not([hidden])").WaitForAsync();
+        Assert.False(await page.Locator("#scene-cancel").IsVisibleAsync());   // nothing left to cancel
+
+        // Every theme in the legend has its share, and a tile's colour is its theme's colour in the legend.
+        var legend = await page.Locator("#scene-legend li").AllTextContentsAsync();
+        Assert.NotEmpty(legend);
+        Assert.All(legend, item => Assert.Contains(" %", item));
+        var tile = page.Locator(".scene-tile.done").First;
+        string theme = (await tile.GetAttributeAsync("data-theme"))!;
+        string tileColour = await tile.EvaluateAsync<string>("e => e.style.getPropertyValue('--tile-colour')");
+        var themeItem = page.Locator("#scene-legend li", new() { HasTextString = theme + ":" }).First;
+        Assert.Equal(tileColour, await themeItem.EvaluateAsync<string>("e => e.style.getPropertyValue('--tile-colour')"));
+
+        await tile.ClickAsync();
+        var shown = await page.Locator("#scene-tile-caption").TextContentAsync();
+        Assert.StartsWith($"Tile {await tile.GetAttributeAsync("data-tile")} · {theme}: ", shown);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(HeadlessBrowser.ScreenshotDirectory, "web-page-scene.png"), FullPage = true });
+    }
+
+    [Fact]
     public async Task A_sample_scene_works_from_the_keyboard_on_a_phone_sized_screen()
     {
         var page = await OpenAsync(390, 844);

@@ -1,11 +1,13 @@
 using Grpc.Core;
 using RsMoe.Contracts.V1;
 using RsMoe.Gateway.Pipeline;
+using RsMoe.Gateway.Scenes;
+using RsMoe.Scenes;
 
 namespace RsMoe.Gateway.Api;
 
 /// <summary>The public gRPC API. The caller's deadline (or the gateway's request timeout) bounds every downstream call.</summary>
-internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory experts, GatewayOptions options) : Captioner.CaptionerBase
+internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory experts, GatewayOptions options, SceneRunner scenes) : Captioner.CaptionerBase
 {
     DateTime Deadline(ServerCallContext context)
     {
@@ -27,6 +29,52 @@ internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory
 
     public override Task<ListExpertsResponse> ListExperts(ListExpertsRequest request, ServerCallContext context) =>
         experts.ListAsync(context.CancellationToken);
+
+    /// <summary>
+    /// The upload is written to disk as it arrives (the first message's settings apply), the scene is opened and cut,
+    /// and every tile's result is sent as it finishes. The call's end (or its deadline) cancels what is left; the file
+    /// is deleted either way.
+    /// </summary>
+    public override async Task CaptionScene(IAsyncStreamReader<SceneUpload> requestStream, IServerStreamWriter<SceneEvent> responseStream, ServerCallContext context)
+    {
+        var token = context.CancellationToken;
+        SceneSettings? settings = null;
+        async IAsyncEnumerable<ReadOnlyMemory<byte>> Chunks()
+        {
+            await foreach (var upload in requestStream.ReadAllAsync(token))
+            {
+                settings ??= upload.Settings ?? new SceneSettings();
+                yield return upload.Chunk.Memory;
+            }
+        }
+        string path = await scenes.SaveAsync(Chunks(), token);
+        try
+        {
+            settings ??= new SceneSettings();
+            var tiling = new SceneTiling(settings.TileSize > 0 ? settings.TileSize : SceneTiling.DefaultTileSize, settings.Overlap);
+            var (scene, tiles) = scenes.Open(path, tiling, settings.PixelCoordinates);
+            using var _ = scene;
+            await responseStream.WriteAsync(new SceneEvent { Started = new SceneStarted
+            {
+                Width = scene.Width, Height = scene.Height, Tiles = tiles.Count, SourceCrs = scene.GeoReference?.CrsName ?? "",
+            } }, token);
+            var results = new List<TileResult>(tiles.Count);
+            await foreach (var result in scenes.CaptionAsync(scene, tiles, cancellationToken: token))
+            {
+                results.Add(result);
+                await responseStream.WriteAsync(new SceneEvent { Tile = SceneMessages.Tile(result, results.Count, tiles.Count) }, token);
+            }
+            var geojson = SceneGeoJson.Build(scene, tiling, results, settings.FileName);
+            await responseStream.WriteAsync(new SceneEvent { Done = new SceneDone
+            {
+                Geojson = geojson.ToJsonString(), Captioned = results.Count(r => r.Caption is not null), Failed = results.Count(r => r.Caption is null),
+            } }, token);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 
     /// <summary>Operators only (<see cref="Security.ApiKeyMiddleware"/>).</summary>
     public override Task<ReloadExpertResponse> ReloadExpert(ReloadExpertRequest request, ServerCallContext context) =>

@@ -312,6 +312,137 @@ async function refreshExperts() {
   }
 }
 
+// ---------- whole scenes ----------
+
+// Distinct colours for themes, in the order they first appear in a scene.
+const THEME_COLOURS = ["#b45309", "#6d28d9", "#15803d", "#1d4ed8", "#be185d", "#0e7490", "#a16207", "#4d7c0f", "#7c2d12", "#334155"];
+let sceneJob = null;     // the running job's URL
+let sceneTimer = 0;
+
+function themeColour(themes, theme) {
+  if (!themes.has(theme)) themes.set(theme, THEME_COLOURS[themes.size % THEME_COLOURS.length]);
+  return themes.get(theme);
+}
+
+function showTileCaption(properties) {
+  $("scene-tile-caption").textContent = properties.error
+    ? `Tile ${properties.tile}: not captioned (${properties.error})`
+    : `Tile ${properties.tile} · ${properties.theme}: ${properties.caption}`;
+}
+
+/** Draws the tiles finished so far over the preview, coloured by theme, and the themes by area. */
+function drawScene(job, geojson) {
+  const grid = $("scene-grid");
+  const themes = new Map();
+  (geojson.summary || []).forEach((s) => themeColour(themes, s.theme));
+  const drawn = new Set([...grid.children].map((e) => Number(e.dataset.tile)));
+  for (const feature of geojson.features) {
+    const p = feature.properties;
+    if (drawn.has(p.tile)) continue;
+    const tile = document.createElement("button");
+    tile.type = "button";
+    tile.className = "scene-tile " + (p.error ? "failed" : "done");
+    tile.dataset.tile = p.tile;
+    if (p.theme) { tile.dataset.theme = p.theme; tile.style.setProperty("--tile-colour", themeColour(themes, p.theme)); }
+    tile.style.left = `${(100 * p.window.x) / job.width}%`;
+    tile.style.top = `${(100 * p.window.y) / job.height}%`;
+    tile.style.width = `${(100 * p.window.width) / job.width}%`;
+    tile.style.height = `${(100 * p.window.height) / job.height}%`;
+    tile.title = p.error ? `not captioned: ${p.error}` : `${p.theme}: ${p.caption}`;
+    tile.setAttribute("aria-label", `tile ${p.tile}: ${p.theme || "not captioned"}`);
+    tile.addEventListener("mouseenter", () => showTileCaption(p));
+    tile.addEventListener("click", () => {
+      grid.querySelectorAll(".chosen").forEach((e) => e.classList.remove("chosen"));
+      tile.classList.add("chosen");
+      showTileCaption(p);
+    });
+    grid.appendChild(tile);
+  }
+  // Colours follow the summary's order, so recolour what was drawn before a theme moved up.
+  grid.querySelectorAll(".scene-tile[data-theme]").forEach((e) => e.style.setProperty("--tile-colour", themeColour(themes, e.dataset.theme)));
+  const legend = $("scene-legend");
+  legend.replaceChildren(...(geojson.summary || []).map((s) => {
+    const item = document.createElement("li");
+    item.style.setProperty("--tile-colour", themes.get(s.theme));
+    item.textContent = `${s.theme}: ${(100 * s.share).toFixed(1)} % (${s.tiles} ${s.tiles === 1 ? "tile" : "tiles"})`;
+    return item;
+  }));
+}
+
+async function pollScene() {
+  if (!sceneJob) return;
+  try {
+    const response = await fetch(sceneJob, { headers: apiHeaders() });
+    if (!response.ok) { showError(await failure(response)); stopScene(); return; }
+    const job = await response.json();
+    const where = job.source_crs ? `${job.source_crs}` : "pixel coordinates";
+    $("scene-status").textContent = `${job.file}: ${job.width}×${job.height} px, ${where} · ${job.done}/${job.tiles} tiles · ${job.status}` +
+      (job.failed ? ` · ${job.failed} failed` : "") + (job.error ? ` · ${job.error}` : "");
+    $("scene-status").dataset.status = job.status;
+    if (job.preview && !$("scene-preview").src) {
+      // Fetched with the API key (an <img> could not send it), shown from memory.
+      const preview = await fetch(job.preview.replace(/^\//, ""), { headers: apiHeaders() });
+      if (preview.ok) { $("scene-preview").src = URL.createObjectURL(await preview.blob()); $("scene-view").hidden = false; }
+    }
+    const geojson = await (await fetch(job.geojson.replace(/^\//, ""), { headers: apiHeaders() })).json();
+    drawScene(job, geojson);
+    if (job.status === "queued" || job.status === "running") sceneTimer = setTimeout(pollScene, 700);
+    else stopScene();
+  } catch {
+    showError(explain(0));
+    stopScene();
+  }
+}
+
+function stopScene() {
+  clearTimeout(sceneTimer);
+  $("scene-cancel").hidden = true;
+  $("scene-button").disabled = false;
+}
+
+async function captionScene(file, name) {
+  showError("");
+  stopScene();
+  $("scene-grid").replaceChildren();
+  $("scene-legend").replaceChildren();
+  $("scene-tile-caption").textContent = "";
+  $("scene-preview").removeAttribute("src");
+  $("scene-view").hidden = true;
+  $("scene-button").disabled = true;
+  $("scene-status").textContent = `uploading ${name}…`;
+  const tile = $("scene-tile").value;
+  try {
+    const response = await fetch(`v1/scenes?tile=${tile}&name=${encodeURIComponent(name)}`, { method: "POST", body: file, headers: apiHeaders() });
+    if (!response.ok) { showError(await failure(response)); $("scene-status").textContent = ""; stopScene(); return; }
+    sceneJob = response.headers.get("Location").replace(/^\//, "");
+    $("scene-cancel").hidden = false;
+    pollScene();
+  } catch {
+    showError(explain(0));
+    stopScene();
+  }
+}
+
+async function wireScenes() {
+  $("scene-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const file = $("scene-input").files[0];
+    if (!file) { showError("Choose a scene file first."); return; }
+    captionScene(file, file.name);
+  });
+  $("scene-cancel").addEventListener("click", async () => {
+    if (sceneJob) await fetch(sceneJob, { method: "DELETE", headers: apiHeaders() });
+  });
+  try {
+    const samples = await (await fetch("v1/samples", { headers: apiHeaders() })).json();
+    const scene = (samples.scenes || [])[0];
+    if (scene) {
+      $("scene-sample").hidden = false;
+      $("scene-sample").addEventListener("click", async () => captionScene(await (await fetch(scene.url)).blob(), `${scene.name}.tif`));
+    }
+  } catch { /* no samples: the button stays hidden */ }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("api-key").value = sessionStorage.getItem("rsmoe-api-key") || "";
   $("api-key").addEventListener("change", () => { sessionStorage.setItem("rsmoe-api-key", $("api-key").value.trim()); refreshExperts(); });
@@ -321,4 +452,5 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(refreshExperts, 10000);
   $("caption-form").addEventListener("submit", caption);
   $("ask-form").addEventListener("submit", ask);
+  wireScenes();
 });

@@ -71,7 +71,8 @@ public static class ImageDecoder
     public static PixelTensor Preprocess(string path, ImagePreprocessing preprocessing, ImageLimits? limits = null) =>
         Preprocess(File.ReadAllBytes(path), preprocessing, limits);
 
-    static Image ToRgb8(Image image)
+    /// <summary>The image as 8-bit sRGB, 3 bands (grey expanded, alpha flattened on white, 16-bit scaled, extra bands dropped).</summary>
+    public static Image ToRgb8(Image image)
     {
         var current = image;
         var owned = new List<Image>();
