@@ -267,6 +267,45 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
     }
 
     [Fact]
+    public async Task An_archive_and_a_scene_are_captioned_through_the_gateway_several_at_a_time()
+    {
+        string dir = Directory.CreateTempSubdirectory("rsmoe-e2e-archive-").FullName;
+        var photos = Directory.GetFiles(SharedData.Path("rsicd", "images"), "*.jpg").Order(StringComparer.Ordinal).Take(5).ToList();
+        string list = Path.Combine(dir, "list.txt"), results = Path.Combine(dir, "results.jsonl"), broken = Path.Combine(dir, "broken.jpg");
+        File.WriteAllText(broken, "not a JPEG");
+        File.WriteAllLines(list, [.. photos, broken]);
+
+        var (code, stdout, stderr) = Run("caption-batch", list, "--out", results, "--gateway", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "3", "--limit", "3");
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains("3 at a time", stdout);
+        (code, stdout, stderr) = Run("caption-batch", list, "--out", results, "--gateway", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "3");
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains("3 already in", stdout);
+        Assert.Contains("captioned 2, failed 1", stdout);
+        Assert.Contains("InvalidArgument", stderr);   // the broken file, named by the gateway's own refusal
+
+        var lines = File.ReadAllLines(results).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.Equal(6, lines.Count);
+        foreach (var line in lines.Where(l => !l.TryGetProperty("error", out _)))
+        {
+            string key = line.GetProperty("image").GetString()!;
+            var own = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(key) });
+            Assert.Equal(own.Caption, line.GetProperty("caption").GetString());   // the same caption one at a time as three at once
+        }
+
+        // A georeferenced scene of four UCM photos through the same gateway, two tiles at a time.
+        string scene = Path.Combine(dir, "scene.tif"), geojson = Path.Combine(dir, "scene.geojson");
+        RsMoe.Scenes.SceneMosaic.Write(scene, RsMoe.Scenes.SceneMosaic.UcmTestPhotos(SharedData.Path(), 4).Select(p => p.Path).ToList(), 2, 256,
+            new RsMoe.Scenes.GeoTiffWriter.Georeferencing(500000, 4000000, 0.3, 32611));
+        (code, stdout, stderr) = Run("scene", scene, "--out", geojson, "--gateway", fixture.Constellation.GatewayGrpcUrl, "--concurrency", "2");
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains("captioned 4 of 4 tiles", stdout);
+        using var collection = JsonDocument.Parse(File.ReadAllText(geojson));
+        Assert.Equal(4, collection.RootElement.GetProperty("features").GetArrayLength());
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
     public async Task Metrics_are_exposed_for_prometheus()
     {
         await Captioner.AskAsync(new AskRequest { Image = Image(ConstellationFixture.Sample("harbor")), Question = "Is there water?" });

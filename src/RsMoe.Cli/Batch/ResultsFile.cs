@@ -70,8 +70,12 @@ public sealed class ResultsFile : IDisposable
         stream.SetLength(0);
     }
 
-    /// <summary>Appends one result as one line, flushed.</summary>
-    public void Write(object result) => _writer.Write(JsonSerializer.Serialize(result) + "\n");
+    /// <summary>Appends one result as one line, flushed; safe from several threads (lines never interleave).</summary>
+    public void Write(object result)
+    {
+        string line = JsonSerializer.Serialize(result) + "\n";
+        lock (_writer) _writer.Write(line);
+    }
 
     public void Dispose() => _writer.Dispose();
 }
