@@ -40,26 +40,34 @@ public sealed class FeatureCache
     }
 
     /// <summary>
-    /// Visual tokens of a 2×2 mosaic of four images (row by row), each preprocessed and then halved by 2×2 averaging:
-    /// the same kind of ground seen from twice as high, at the encoder's input size. Keyed by the four contents.
+    /// Visual tokens of a k×k mosaic of k² images (row by row; 4 or 16 images), each preprocessed and then shrunk k
+    /// times by k×k averaging: the same kind of ground seen from k times as high, at the encoder's input size. Keyed by
+    /// the contents in order.
     /// </summary>
     public Tensor GetMosaic(IReadOnlyList<string> imagePaths)
     {
-        if (imagePaths.Count != 4) throw new ArgumentException($"a mosaic is made of 4 images, not {imagePaths.Count}", nameof(imagePaths));
+        int side = MosaicSide(imagePaths.Count);
         var contents = imagePaths.Select(File.ReadAllBytes).ToArray();
-        string key = ContentKey(System.Text.Encoding.UTF8.GetBytes("mosaic2x2:" + string.Join(',', contents.Select(ContentKey))));
+        string key = ContentKey(System.Text.Encoding.UTF8.GetBytes($"mosaic{side}x{side}:" + string.Join(',', contents.Select(ContentKey))));
         return Cached(key, () => _encoder.Encode(Mosaic(contents.Select(b => ImageDecoder.Preprocess(b, _preprocessing)).ToArray())));
     }
 
-    /// <summary>[1, 3, H, W]: four preprocessed images of H × W, halved and laid out 2 × 2.</summary>
+    /// <summary>[1, 3, H, W]: k² preprocessed images of H × W, each shrunk k times by averaging and laid out k × k.</summary>
     public static Tensor Mosaic(IReadOnlyList<PixelTensor> tiles)
     {
+        int side = MosaicSide(tiles.Count);
         using var scope = NewDisposeScope();
-        var halves = nn.functional.avg_pool2d(stack(tiles.Select(p => tensor(p.Data, [3, p.Height, p.Width])).ToArray(), 0), 2);
-        var top = cat([halves[0], halves[1]], 2);
-        var bottom = cat([halves[2], halves[3]], 2);
-        return cat([top, bottom], 1).unsqueeze(0).MoveToOuterDisposeScope();
+        var small = nn.functional.avg_pool2d(stack(tiles.Select(p => tensor(p.Data, [3, p.Height, p.Width])).ToArray(), 0), side);
+        var rows = Enumerable.Range(0, side).Select(r => cat(Enumerable.Range(0, side).Select(c => small[r * side + c]).ToArray(), 2)).ToArray();
+        return cat(rows, 1).unsqueeze(0).MoveToOuterDisposeScope();
     }
+
+    static int MosaicSide(int images) => images switch
+    {
+        4 => 2,
+        16 => 4,
+        _ => throw new ArgumentException($"a mosaic is made of 4 (2×2) or 16 (4×4) images, not {images}", nameof(images)),
+    };
 
     /// <summary>The stored tokens under <paramref name="key"/>, or <paramref name="encode"/>'s [1, N, width] stored first.</summary>
     Tensor Cached(string key, Func<Tensor> encode)

@@ -27,6 +27,11 @@ public sealed record TrainingConfig
     /// </summary>
     public int Rsscn7Mosaics { get; init; }
     /// <summary>
+    /// Farther views per RSSCN7 training photo: 4×4 mosaics of it and fifteen other photos of its class, each at a
+    /// quarter size, as if seen from four times as high (RSSCN7's coarsest scale, which no training photo shows). 0 = none.
+    /// </summary>
+    public int Rsscn7FarMosaics { get; init; }
+    /// <summary>
     /// The shared real-data folder (<c>../shared/data</c>): UCM-captions and RSICD train images with RSIVQA's questions
     /// for Stages I and II, and every caption corpus (less the test references) for Stage 0.
     /// </summary>
@@ -120,7 +125,7 @@ public sealed record TrainingConfig
             Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7",
             Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
             Epochs = 2, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
-            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5, Rsscn7Mosaics = 2,
+            LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5, Rsscn7Mosaics = 2, Rsscn7FarMosaics = 1,
         },
         "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
         _ => throw new ArgumentException($"unknown preset '{name}' (real, default, default-rsscn7, ci)"),

@@ -8,8 +8,8 @@ namespace RsMoe.Training;
 /// <summary>One supervised example: an image, what the LLM is told, what it must write, and which expert learns it.</summary>
 /// <param name="Scene">The image's scene class as "dataset:class" (e.g. "ucm-captions:airplane"), where its data set names one:
 /// the target of Stage I's scene loss (<see cref="SceneClassifier"/>).</param>
-/// <param name="MosaicWith">Three more images that make, with <paramref name="ImagePath"/>, the 2×2 half-size mosaic the
-/// example shows (a zoomed-out view, <see cref="FeatureCache.GetMosaic"/>); null = the image itself.</param>
+/// <param name="MosaicWith">Three (or fifteen) more images that make, with <paramref name="ImagePath"/>, the 2×2 (or 4×4)
+/// mosaic the example shows (a zoomed-out view, <see cref="FeatureCache.GetMosaic"/>); null = the image itself.</param>
 public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion, string? Scene = null, string[]? MosaicWith = null)
 {
     /// <summary>Every image the example shows.</summary>
@@ -107,11 +107,12 @@ public static class TrainingSamples
             foreach (var (path, label, _) in photos)
             {
                 AddRsscn7(config, label, path, null, random, stage1, stage2);
-                for (int m = 0; m < config.Rsscn7Mosaics; m++)
-                {
-                    var others = byClass[label].Where(p => p != path).OrderBy(_ => random.Next()).Take(3).ToArray();
-                    if (others.Length == 3) AddRsscn7(config, label, path, others, random, stage1, stage2);
-                }
+                foreach (var (count, others) in (IEnumerable<(int, int)>)[(config.Rsscn7Mosaics, 3), (config.Rsscn7FarMosaics, 15)])
+                    for (int m = 0; m < count; m++)
+                    {
+                        var with = byClass[label].Where(p => p != path).OrderBy(_ => random.Next()).Take(others).ToArray();
+                        if (with.Length == others) AddRsscn7(config, label, path, with, random, stage1, stage2);
+                    }
             }
         }
         return (stage1, stage2);

@@ -38,6 +38,22 @@ public sealed class FeatureCacheTests
     }
 
     [Fact]
+    public void AFarMosaicQuartersEachOfSixteenImagesAndLaysThemOutFourByFour()
+    {
+        var tiles = Enumerable.Range(0, 16).Select(i => Tile((c, _, _) => i + 100 * c, size: 8)).ToArray();
+        tiles[0] = Tile((c, y, x) => x + 10 * y, size: 8);   // each 4×4 block of a gradient averages to its centre
+        using var mosaic = FeatureCache.Mosaic(tiles);
+        Assert.Equal([1L, 3, 8, 8], mosaic.shape);
+        float At(int c, int y, int x) => mosaic[0, c, y, x].item<float>();
+        Assert.Equal(1.5f + 15, At(0, 0, 0));
+        Assert.Equal(5.5f + 55, At(1, 1, 1));
+        Assert.Equal(3f, At(0, 0, 7));          // image 3: first row, last column
+        Assert.Equal(4f + 200, At(2, 2, 0));    // image 4: second row, first column
+        Assert.Equal(15f + 100, At(1, 7, 7));
+        Assert.Throws<ArgumentException>(() => FeatureCache.Mosaic(tiles[..9]));
+    }
+
+    [Fact]
     public void AMosaicOfRealPhotosIsEncodedOnceAndKeyedByItsImagesInOrder()
     {
         string directory = Path.Combine(Path.GetTempPath(), "rsmoe-feature-cache-tests", Guid.NewGuid().ToString("N"));

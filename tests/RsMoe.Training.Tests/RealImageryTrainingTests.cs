@@ -41,16 +41,18 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         var classesPerDataset = stage1.Select(s => s.Scene!).Distinct().GroupBy(s => s.Split(':')[0]).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(new Dictionary<string, int> { ["ucm-captions"] = 21, ["rsicd"] = 30, ["rsscn7"] = 7 }, classesPerDataset);
         Assert.Contains(stage1, s => s.ImagePath.EndsWith("airport_103.jpg", StringComparison.Ordinal) && s.Scene == "rsicd:airport");
-        // Zoomed-out views: each RSSCN7 training photo leads two mosaics of four different training photos of its class.
+        // Zoomed-out views: each RSSCN7 training photo leads two 2×2 mosaics of four different training photos of its
+        // class and one 4×4 mosaic of sixteen.
         var rsscn7Train = Rsscn7.Split(SharedData.Path("rsscn7"), "train").ToDictionary(p => p.Path, p => p.Label);
         var mosaics = stage1.Where(s => s.MosaicWith is not null).ToList();
-        Assert.Equal(2 * 1680, mosaics.Count);
+        Assert.Equal(2 * 1680, mosaics.Count(s => s.Images.Count == 4));
+        Assert.Equal(1680, mosaics.Count(s => s.Images.Count == 16));
         Assert.All(mosaics, s =>
         {
-            Assert.Equal(4, s.Images.Distinct().Count());
+            Assert.Equal(s.Images.Count, s.Images.Distinct().Count());
             Assert.All(s.Images, image => Assert.Equal($"rsscn7:{rsscn7Train[image]}", s.Scene));
         });
-        Assert.Equal(2 * 1680 * 4, stage2.Count(s => s.MosaicWith is not null));   // three sections and the theme question
+        Assert.Equal(3 * 1680 * 4, stage2.Count(s => s.MosaicWith is not null));   // three sections and the theme question
     }
 
     [Fact]
