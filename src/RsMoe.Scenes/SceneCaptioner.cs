@@ -24,13 +24,22 @@ public static class SceneCaptioner
         int concurrency, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (concurrency < 1) throw new ArgumentOutOfRangeException(nameof(concurrency), concurrency, "at least one tile at a time");
+        // A consumer that stops early (or is cancelled) stops the producers too: none is left waiting to write.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var results = Channel.CreateBounded<TileResult>(Math.Max(1, concurrency * 2));
-        var work = Parallel.ForEachAsync(tiles, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
+        var work = Parallel.ForEachAsync(tiles, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = stop.Token },
             async (tile, token) => await results.Writer.WriteAsync(await CaptionTileAsync(scene, tile, captioner, token), token));
         var completion = work.ContinueWith(t => results.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
-        await foreach (var result in results.Reader.ReadAllAsync(cancellationToken)) yield return result;
-        await work;
-        await completion;
+        try
+        {
+            await foreach (var result in results.Reader.ReadAllAsync(cancellationToken)) yield return result;
+            await work;
+        }
+        finally
+        {
+            stop.Cancel();
+            await completion;   // never throws: it only completes the channel
+        }
     }
 
     static async Task<TileResult> CaptionTileAsync(SceneImage scene, SceneTile tile, ITileCaptioner captioner, CancellationToken cancellationToken)

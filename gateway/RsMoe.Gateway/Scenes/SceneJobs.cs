@@ -54,9 +54,14 @@ public sealed class SceneJob
         var token = Cancellation.Token;
         try
         {
-            try { Preview = _scene.PreviewPng(); }
-            catch (SceneRejectedException e) { logger.LogWarning("Scene job {Job} has no preview: {Reason}", Id, e.Message); }
-            await foreach (var result in runner.CaptionAsync(_scene, Tiles, () => Status = "running", token))
+            // The preview reads the whole scene once, so it waits for the job's turn like the tiles do.
+            void Started()
+            {
+                Status = "running";
+                try { Preview = _scene.PreviewPng(); }
+                catch (SceneRejectedException e) { logger.LogWarning("Scene job {Job} has no preview: {Reason}", Id, e.Message); }
+            }
+            await foreach (var result in runner.CaptionAsync(_scene, Tiles, Started, token))
                 lock (_results) _results.Add(result);
             Status = "done";
         }

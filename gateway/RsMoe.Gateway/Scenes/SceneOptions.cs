@@ -16,9 +16,12 @@ public sealed class SceneOptions
     public long MaxPixels { get; set; } = 40_000L * 40_000;
     [Range(1, int.MaxValue)]
     public int MaxTiles { get; set; } = 50_000;
-    /// <summary>Tiles of one scene in flight at once (each is a caption and a theme question through the experts).</summary>
+    /// <summary>
+    /// Tiles of one scene in flight at once (each is a caption and a theme question through the experts). 2 gave the
+    /// best rate on the 2-core reference constellation (docs/benchmarks/archives-and-scenes.md); more replicas take more.
+    /// </summary>
     [Range(1, 256)]
-    public int TileConcurrency { get; set; } = 4;
+    public int TileConcurrency { get; set; } = 2;
     /// <summary>Scenes captioned at once over both APIs; more wait their turn (REST jobs show <c>queued</c>).</summary>
     [Range(1, 64)]
     public int MaxRunningScenes { get; set; } = 2;

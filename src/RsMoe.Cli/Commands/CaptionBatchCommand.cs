@@ -27,7 +27,7 @@ public static class CaptionBatchCommand
         var weights = LocalInferenceCommands.WeightsOption();
         var gateway = new Option<string?>("--gateway") { Description = "Caption through a running gateway (its gRPC URL, e.g. http://127.0.0.1:5081) instead of loading the model here" };
         var apiKey = GatewayCommands.ApiKeyOption();
-        var concurrency = new Option<int>("--concurrency") { DefaultValueFactory = _ => 4, Description = "Images in flight at once through a gateway (in this process: one at a time)" };
+        var concurrency = new Option<int>("--concurrency") { DefaultValueFactory = _ => 2, Description = "Images in flight at once through a gateway (in this process: one at a time); 2 gave the best rate on a 2-core constellation (docs/benchmarks/archives-and-scenes.md)" };
         var command = new Command("caption-batch", "Caption every image of a folder or list into JSON Lines, resumably")
             { input, output, model, instruction, limit, weights, gateway, apiKey, concurrency };
         command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(input)!, parse.GetValue(output)!.FullName, parse.GetValue(model)?.FullName,

@@ -23,7 +23,7 @@ public static class SceneCommand
         var output = new Option<FileInfo>("--out") { Required = true, Description = "The GeoJSON FeatureCollection to write" };
         var tile = new Option<int>("--tile") { DefaultValueFactory = _ => SceneTiling.DefaultTileSize, Description = "Tile size in pixels" };
         var overlap = new Option<int>("--overlap") { Description = "Pixels each tile shares with its neighbours (less than half a tile)" };
-        var concurrency = new Option<int>("--concurrency") { Description = "Tiles captioned at once (default: 1 in this process, 4 through a gateway)" };
+        var concurrency = new Option<int>("--concurrency") { Description = "Tiles captioned at once (default: 1 in this process, 2 through a gateway)" };
         var pixelCoordinates = new Option<bool>("--pixel-coordinates") { Description = "Ignore the file's georeferencing and place tiles in pixel coordinates" };
         var model = new Option<DirectoryInfo?>("--model") { Description = "RS-MoE model folder (default: models/default)" };
         var weights = LocalInferenceCommands.WeightsOption();
@@ -91,7 +91,7 @@ public static class SceneCommand
                 channel = Grpc.Net.Client.GrpcChannel.ForAddress(gateway);
                 var headers = string.IsNullOrEmpty(apiKey) ? new Metadata() : new Metadata { { "x-api-key", apiKey } };
                 captioner = new GatewayTileCaptioner(new Captioner.CaptionerClient(channel), headers, TimeSpan.FromMinutes(2));
-                concurrency = concurrency > 0 ? concurrency : 4;
+                concurrency = concurrency > 0 ? concurrency : 2;
             }
             else
             {

@@ -41,7 +41,7 @@ public static class UpCommand
             {
                 Console.WriteLine();
                 Console.WriteLine($"RS-MoE is up (feature cache: {constellation.Cache}).");
-                Console.WriteLine($"  web page and REST  {constellation.GatewayUrl}/        (POST /v1/caption, POST /v1/ask, GET /v1/experts)");
+                Console.WriteLine($"  web page and REST  {constellation.GatewayUrl}/        (POST /v1/caption, POST /v1/ask, GET /v1/experts, POST /v1/scenes)");
                 Console.WriteLine($"  gRPC               {constellation.GatewayGrpcUrl}     (rsmoe.v1.Captioner)");
                 Console.WriteLine($"  metrics            {constellation.GatewayUrl}/metrics");
                 Console.WriteLine($"  try                rsmoe caption models/default/samples/harbor.png --gateway {constellation.GatewayGrpcUrl}");
