@@ -36,6 +36,8 @@ internal static class PerformanceReport
         var cacheRow = r.Constellation.FirstOrDefault(x => x.Request == "ask" && x.Cache == "miss" && x.Concurrency == 1);
         if (cacheRow?.ImageEncoderP50Ms is { } saved)
             md.AppendLine($"- A feature-cache hit saves the image encoder's {saved:F0} ms (p50, 1 client) on every repeated question.");
+        md.AppendLine("- Archives and whole scenes (`caption-batch`, `scene`; in process and through the constellation at 1–8 in flight) are measured by");
+        md.AppendLine("  their own script, `docs/benchmarks/archives-and-scenes.sh`; its figures are in `docs/benchmarks/archives-and-scenes.md`.");
         md.AppendLine();
         md.AppendLine("Where the time went before: a decode step is about fifteen small operations per layer, and each libtorch call from");
         md.AppendLine("TorchSharp costs several microseconds of handles, dispose scopes and P/Invoke, which on the small shapes outweighed the");
