@@ -48,6 +48,7 @@ public static class GatewayExtensions
         builder.Services.AddSingleton<VisualFeatures>();
         builder.Services.AddSingleton<PromptLimits>();
         builder.Services.AddSingleton<CaptionPipeline>();
+        builder.Services.AddSingleton<BatchCaptions>();
         builder.Services.AddSingleton<ExpertDirectory>();
         builder.Services.AddSingleton(ValidatedOptions.Bind<SceneOptions>(builder.Configuration, SceneOptions.Section));
         builder.Services.AddSingleton<SceneRunner>();
@@ -78,6 +79,7 @@ public static class GatewayExtensions
         }));
         app.MapGrpcService<CaptionerService>();
         app.MapRestApi(options);
+        app.MapBatchApi(options);
         app.MapSceneApi(app.Services.GetRequiredService<SceneOptions>());
         // Pass-through routes to the internal services (operators' tools, e.g. an expert's Reload): see appsettings.json.
         app.MapReverseProxy();

@@ -43,6 +43,16 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(typeof(TimeSpan), OptionRanges.MinDuration, OptionRanges.MaxDuration)]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// Images of one batch (gRPC <c>CaptionImages</c>, REST <c>POST /v1/caption/batch</c>) captioned at once (the next is read only when one finishes). 2 gave the
+    /// best rate on the 2-core reference constellation (docs/benchmarks/archives-and-scenes.md).
+    /// </summary>
+    [Range(1, 256)]
+    public int BatchConcurrency { get; set; } = 2;
+    /// <summary>Largest REST batch (<c>POST /v1/caption/batch</c>) body: all its images together (default 256 MiB).</summary>
+    [Range(1L, 1L << 40)]
+    public long MaxBatchBytes { get; set; } = 256L << 20;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext context)
     {
         if (!ExpertAddress.Contains("{role}", StringComparison.Ordinal))

@@ -19,6 +19,13 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
 {
     Captioner.CaptionerClient Captioner => new(fixture.Gateway);
     static ByteString Image(string path) => ByteString.CopyFrom(File.ReadAllBytes(path));
+
+    /// <summary>
+    /// RSICD photos from the middle of the folder by name: the load tool takes its "never sent before" images from the
+    /// start, and counts on the gateway encoding each one, so the other tests here must not have cached them.
+    /// </summary>
+    static List<string> RsicdSlice(int skip, int count) =>
+        Directory.GetFiles(SharedData.Path("rsicd", "images"), "*.jpg").Order(StringComparer.Ordinal).Skip(skip).Take(count).ToList();
     static string Rsscn7(string file) => SharedData.Path("rsscn7", "images", file);
 
     [Fact]
@@ -270,7 +277,7 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
     public async Task An_archive_and_a_scene_are_captioned_through_the_gateway_several_at_a_time()
     {
         string dir = Directory.CreateTempSubdirectory("rsmoe-e2e-archive-").FullName;
-        var photos = Directory.GetFiles(SharedData.Path("rsicd", "images"), "*.jpg").Order(StringComparer.Ordinal).Take(5).ToList();
+        var photos = RsicdSlice(5000, 5);
         string list = Path.Combine(dir, "list.txt"), results = Path.Combine(dir, "results.jsonl"), broken = Path.Combine(dir, "broken.jpg");
         File.WriteAllText(broken, "not a JPEG");
         File.WriteAllLines(list, [.. photos, broken]);
@@ -303,6 +310,60 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
         using var collection = JsonDocument.Parse(File.ReadAllText(geojson));
         Assert.Equal(4, collection.RootElement.GetProperty("features").GetArrayLength());
         Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Many_images_over_one_call_each_come_back_under_its_key_and_a_bad_one_with_its_status()
+    {
+        var photos = RsicdSlice(5010, 4);
+        using var call = Captioner.CaptionImages(deadline: DateTime.UtcNow.AddMinutes(2));
+        var reading = Task.Run(async () =>
+        {
+            var received = new List<CaptionedImage>();
+            await foreach (var result in call.ResponseStream.ReadAllAsync()) received.Add(result);
+            return received;
+        });
+        foreach (var photo in photos) await call.RequestStream.WriteAsync(new ImageToCaption { Key = photo, Image = Image(photo) });
+        await call.RequestStream.WriteAsync(new ImageToCaption { Key = "broken", Image = ByteString.CopyFromUtf8("not an image") });
+        await call.RequestStream.CompleteAsync();
+        var results = await reading;
+
+        Assert.Equal([.. photos.Append("broken").Order(StringComparer.Ordinal)], results.Select(r => r.Key).Order(StringComparer.Ordinal));
+        var broken = Assert.Single(results, r => r.Key == "broken");
+        Assert.Equal("InvalidArgument", broken.Status);
+        Assert.Null(broken.Caption);
+        foreach (var result in results.Where(r => r.Key != "broken"))
+        {
+            Assert.Equal("", result.Status);
+            var own = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(result.Key) });
+            Assert.Equal(own.Caption, result.Caption.Caption);   // the same caption as one call per image
+        }
+    }
+
+    [Fact]
+    public async Task A_REST_batch_answers_one_JSON_line_per_image_as_each_finishes()
+    {
+        var photos = RsicdSlice(5020, 3);
+        using var form = new MultipartFormDataContent();
+        foreach (var photo in photos) form.Add(new ByteArrayContent(File.ReadAllBytes(photo)), "images", Path.GetFileName(photo));
+        form.Add(new ByteArrayContent("not an image"u8.ToArray()), "images", "broken.jpg");
+        var response = await fixture.Http.PostAsync("/v1/caption/batch", form);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/x-ndjson", response.Content.Headers.ContentType!.MediaType);
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToDictionary(l => l.GetProperty("key").GetString()!);
+        Assert.Equal([.. photos.Select(Path.GetFileName).Append("broken.jpg").Order(StringComparer.Ordinal)], lines.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("InvalidArgument", lines["broken.jpg"].GetProperty("status").GetString());
+        foreach (var photo in photos)
+        {
+            var own = await Captioner.CaptionAsync(new CaptionRequest { Image = Image(photo) });
+            Assert.Equal(own.Caption, lines[Path.GetFileName(photo)].GetProperty("caption").GetProperty("caption").GetString());
+        }
+
+        using var empty = new MultipartFormDataContent { { new StringContent("x"), "instruction" } };
+        var refused = await fixture.Http.PostAsync("/v1/caption/batch", empty);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("'images'", await refused.Content.ReadAsStringAsync());
     }
 
     [Fact]

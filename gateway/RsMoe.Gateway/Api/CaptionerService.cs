@@ -7,7 +7,7 @@ using RsMoe.Scenes;
 namespace RsMoe.Gateway.Api;
 
 /// <summary>The public gRPC API. The caller's deadline (or the gateway's request timeout) bounds every downstream call.</summary>
-internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory experts, GatewayOptions options, SceneRunner scenes) : Captioner.CaptionerBase
+internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory experts, GatewayOptions options, SceneRunner scenes, BatchCaptions batches) : Captioner.CaptionerBase
 {
     DateTime Deadline(ServerCallContext context)
     {
@@ -29,6 +29,19 @@ internal sealed class CaptionerService(CaptionPipeline pipeline, ExpertDirectory
 
     public override Task<ListExpertsResponse> ListExperts(ListExpertsRequest request, ServerCallContext context) =>
         experts.ListAsync(context.CancellationToken);
+
+    /// <summary>A batch over one call (<see cref="BatchCaptions"/>): each result under its key as it finishes.</summary>
+    public override async Task CaptionImages(IAsyncStreamReader<ImageToCaption> requestStream, IServerStreamWriter<CaptionedImage> responseStream, ServerCallContext context)
+    {
+        var items = requestStream.ReadAllAsync(context.CancellationToken).Select(i => new BatchCaptions.Item(i.Key, i.Image, i.Instruction));
+        await batches.RunAsync(items, () => Deadline(context), (outcome, token) => responseStream.WriteAsync(new CaptionedImage
+        {
+            Key = outcome.Key,
+            Caption = outcome.Caption,
+            Status = outcome.Failure?.StatusCode.ToString() ?? "",
+            Error = outcome.Failure?.Status.Detail ?? "",
+        }, token), context.CancellationToken);
+    }
 
     /// <summary>
     /// The upload is written to disk as it arrives (the first message's settings apply), the scene is opened and cut,
