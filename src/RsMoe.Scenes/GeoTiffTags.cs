@@ -12,14 +12,9 @@ public static class GeoTiffTags
     const ushort GTModelType = 1024, GTRasterType = 1025, GeographicType = 2048, ProjectedCSType = 3072;
     const int RasterPixelIsPoint = 2, UserDefined = 32767;
 
-    /// <summary>The file's georeferencing, or null when it has none (not a TIFF, or a TIFF without the tags).</summary>
+    /// <summary>A TIFF file's georeferencing, or null when it has none (the caller has sniffed the format).</summary>
     public static GeoReference? Read(string path)
     {
-        using (var stream = File.OpenRead(path))
-        {
-            Span<byte> magic = stackalloc byte[4];
-            if (stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) < 4 || RsMoe.Data.Images.ImageDecoder.SniffFormat(magic) != "tiff") return null;
-        }
         GeoTiffFields.Register();
         Tiff.SetErrorHandler(QuietErrors.Instance);
         using var tiff = Tiff.Open(path, "r") ?? throw new SceneRejectedException("the TIFF's header cannot be read: the file is truncated or not a TIFF");

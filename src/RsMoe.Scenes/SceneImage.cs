@@ -39,7 +39,7 @@ public sealed class SceneImage : IDisposable
         string format = ImageDecoder.SniffFormat(head);
         if (format == "unknown") throw new SceneRejectedException("not an image: the scene is not a TIFF, JPEG, PNG or WebP file");
 
-        var geo = pixelCoordinates ? null : GeoTiffTags.Read(path);
+        var geo = pixelCoordinates || format != "tiff" ? null : GeoTiffTags.Read(path);
         Image image;
         try { image = Image.NewFromFile(path, access: Enums.Access.Random, failOn: Enums.FailOn.Error); }
         catch (VipsException e) { throw new SceneRejectedException($"the {format} scene cannot be read: {FirstLine(e.Message)}", e); }

@@ -57,7 +57,7 @@ internal static class SceneEndpoints
         jobs.Find(id) is { } job ? Results.Json(StatusOf(job), RestJson.Options) : NotFound(id);
 
     static IResult GeoJson(string id, SceneJobs jobs) =>
-        jobs.Find(id) is { } job ? Results.Text(job.GeoJson().ToJsonString(), "application/geo+json") : NotFound(id);
+        jobs.Find(id) is { } job ? Results.Text(job.GeoJson(), "application/geo+json") : NotFound(id);
 
     static IResult Preview(string id, SceneJobs jobs) => jobs.Find(id) switch
     {

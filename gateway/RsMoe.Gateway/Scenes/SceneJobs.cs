@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
 using Grpc.Core;
 using RsMoe.Scenes;
 
@@ -11,7 +10,7 @@ public sealed class SceneJob
     readonly List<TileResult> _results = [];
     readonly SceneImage _scene;
     readonly string _path;
-    JsonObject? _final;
+    string? _final;   // the GeoJSON once the job has ended, written once
 
     public string Id { get; } = Guid.NewGuid().ToString("N");
     public string FileName { get; }
@@ -44,9 +43,9 @@ public sealed class SceneJob
     }
 
     /// <summary>The GeoJSON of the tiles finished so far (all of them once the job is done).</summary>
-    public JsonObject GeoJson()
+    public string GeoJson()
     {
-        lock (_results) return (JsonObject)(_final ?? SceneGeoJson.Build(_scene, Tiling, _results.ToList(), FileName)).DeepClone();
+        lock (_results) return _final ?? SceneGeoJson.Build(_scene, Tiling, _results, FileName).ToJsonString();
     }
 
     internal async Task RunAsync(SceneRunner runner, ILogger logger)
@@ -76,7 +75,7 @@ public sealed class SceneJob
         }
         finally
         {
-            lock (_results) _final = SceneGeoJson.Build(_scene, Tiling, _results.ToList(), FileName);
+            lock (_results) _final = SceneGeoJson.Build(_scene, Tiling, _results, FileName).ToJsonString();
             Finished = _clock.GetUtcNow();
             _scene.Dispose();
             File.Delete(_path);

@@ -50,4 +50,8 @@ public sealed class GatewayBatchCaptioner(Captioner.CaptionerClient client, Meta
         double encode = response.TimingsMs.GetValueOrDefault("image_encoder");
         return new BatchCaption(response.Caption, written, encode, response.TimingsMs.GetValueOrDefault("total") - encode);
     }
+
+    /// <summary>The answer to a question about the same image (its features are cached by the caption before it).</summary>
+    public async Task<string> AskAsync(byte[] image, string question, CancellationToken cancellationToken) =>
+        (await client.AskAsync(new AskRequest { Image = ByteString.CopyFrom(image), Question = question }, headers, DateTime.UtcNow + deadline, cancellationToken)).Answer;
 }

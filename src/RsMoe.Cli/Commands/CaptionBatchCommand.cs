@@ -53,10 +53,9 @@ public static class CaptionBatchCommand
             owned.Add(results);
             if (gateway is not null)
             {
-                var channel = Grpc.Net.Client.GrpcChannel.ForAddress(gateway, new Grpc.Net.Client.GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+                var channel = GatewayCommands.Channel(gateway);
                 owned.Add(channel);
-                var headers = string.IsNullOrEmpty(apiKey) ? new Grpc.Core.Metadata() : new Grpc.Core.Metadata { { "x-api-key", apiKey } };
-                captioner = new GatewayBatchCaptioner(new RsMoe.Contracts.V1.Captioner.CaptionerClient(channel), headers, TimeSpan.FromMinutes(2));
+                captioner = new GatewayBatchCaptioner(new RsMoe.Contracts.V1.Captioner.CaptionerClient(channel), GatewayCommands.Headers(apiKey), TimeSpan.FromMinutes(2));
             }
             else
             {

@@ -18,9 +18,11 @@ public static class GatewayCommands
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("RSMOE_API_KEY"),
     };
 
-    static Metadata Headers(string? apiKey) => string.IsNullOrEmpty(apiKey) ? [] : new Metadata { { "x-api-key", apiKey } };
+    /// <summary>The call headers for a gateway that may require a key (one owner for every command that calls a gateway).</summary>
+    internal static Metadata Headers(string? apiKey) => string.IsNullOrEmpty(apiKey) ? [] : new Metadata { { "x-api-key", apiKey } };
 
-    static GrpcChannel Channel(string url) => GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+    /// <summary>A channel to a gateway, sending images up to 64 MiB.</summary>
+    internal static GrpcChannel Channel(string url) => GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
 
     static string Cache(CacheOutcome outcome) => outcome == CacheOutcome.Hit ? "hit" : "miss";
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Grpc.Core;
+using RsMoe.Cli.Batch;
 using RsMoe.Cli.Scenes;
 using RsMoe.Contracts.V1;
 using RsMoe.Model.Decoding;
@@ -81,32 +81,44 @@ public static class SceneCommand
         string where = scene.GeoReference is { } geo ? $"{geo.CrsName}" : "pixel coordinates (no georeferencing)";
         Console.WriteLine($"{Path.GetFileName(path)}: {scene.Width}×{scene.Height} pixels, {where}; {tiles.Count} tiles of {tiling.TileSize} px, overlap {tiling.Overlap}");
 
-        Grpc.Net.Client.GrpcChannel? channel = null;
-        IDisposable? owned = null;
+        var owned = new List<IDisposable>();
         ITileCaptioner captioner;
         try
         {
             if (gateway is not null)
             {
-                channel = Grpc.Net.Client.GrpcChannel.ForAddress(gateway);
-                var headers = string.IsNullOrEmpty(apiKey) ? new Metadata() : new Metadata { { "x-api-key", apiKey } };
-                captioner = new GatewayTileCaptioner(new Captioner.CaptionerClient(channel), headers, TimeSpan.FromMinutes(2));
+                var channel = GatewayCommands.Channel(gateway);
+                owned.Add(channel);
+                captioner = new GatewayTileCaptioner(new GatewayBatchCaptioner(new Captioner.CaptionerClient(channel), GatewayCommands.Headers(apiKey), TimeSpan.FromMinutes(2)));
                 concurrency = concurrency > 0 ? concurrency : 2;
             }
             else
             {
                 var (model, backbone) = LocalInferenceCommands.LoadForInference(modelDirectory, weights);
-                owned = new CompositeDisposable(backbone, model);
+                owned.Add(model);
+                owned.Add(backbone);
                 captioner = new InProcessTileCaptioner(model, backbone);
                 concurrency = concurrency > 0 ? concurrency : 1;
             }
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or UriFormatException)
         {
+            owned.ForEach(o => o.Dispose());
             return CliErrors.Report(e, asJson: false);
         }
-        using var __ = channel;
-        using var ___ = owned;
+        try
+        {
+            return await CaptionTilesAsync(scene, tiles, tiling, captioner, concurrency, output, cancellationToken);
+        }
+        finally
+        {
+            owned.ForEach(o => o.Dispose());
+        }
+    }
+
+    static async Task<int> CaptionTilesAsync(SceneImage scene, IReadOnlyList<SceneTile> tiles, SceneTiling tiling, ITileCaptioner captioner, int concurrency,
+        string output, CancellationToken cancellationToken)
+    {
 
         var results = new List<TileResult>();
         var clock = Stopwatch.StartNew();
@@ -140,10 +152,5 @@ public static class SceneCommand
         foreach (var theme in summary) Console.WriteLine($"  {theme.Share * 100,5:F1}%  {theme.Theme} ({theme.Tiles} {(theme.Tiles == 1 ? "tile" : "tiles")})");
         if (interrupted) Console.WriteLine("interrupted: the GeoJSON holds the tiles captioned so far");
         return results.Count > 0 && results.All(r => r.Caption is null) ? 2 : 0;
-    }
-
-    sealed class CompositeDisposable(params IDisposable[] items) : IDisposable
-    {
-        public void Dispose() { foreach (var item in items) item.Dispose(); }
     }
 }
