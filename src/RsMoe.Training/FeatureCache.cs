@@ -40,6 +40,33 @@ public sealed class FeatureCache
     }
 
     /// <summary>
+    /// Visual tokens of an image turned by <paramref name="turn"/> quarter turns (counter-clockwise), mirrored left to
+    /// right after the turn when <paramref name="turn"/> is 4–7: the eight orientations of the square. Turn 0 is
+    /// <see cref="Get"/>. Keyed by the content and the turn.
+    /// </summary>
+    public Tensor GetTurned(string imagePath, int turn)
+    {
+        if (turn is < 0 or > 7) throw new ArgumentOutOfRangeException(nameof(turn), turn, "a turn is 0–7");
+        if (turn == 0) return Get(imagePath);
+        byte[] bytes = File.ReadAllBytes(imagePath);
+        string key = ContentKey(System.Text.Encoding.UTF8.GetBytes($"turn{turn}:" + ContentKey(bytes)));
+        return Cached(key, () =>
+        {
+            var pixels = ImageDecoder.Preprocess(bytes, _preprocessing);
+            using var scope = NewDisposeScope();
+            return _encoder.Encode(Turn(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]), turn)).MoveToOuterDisposeScope();
+        });
+    }
+
+    /// <summary>[.., H, W] pixels turned <paramref name="turn"/> quarter turns counter-clockwise, then mirrored left to right for 4–7.</summary>
+    public static Tensor Turn(Tensor pixels, int turn)
+    {
+        int h = (int)pixels.dim() - 2, w = h + 1;
+        var turned = rot90(pixels, turn % 4, (h, w));
+        return turn >= 4 ? turned.flip(w) : turned;
+    }
+
+    /// <summary>
     /// Visual tokens of a k×k mosaic of k² images (row by row; 4 or 16 images), each preprocessed and then shrunk k
     /// times by k×k averaging: the same kind of ground seen from k times as high, at the encoder's input size. Keyed by
     /// the contents in order.

@@ -51,7 +51,7 @@ public static class RealImagerySamples
         }
     }
 
-    static uint StableHash(string text)
+    internal static uint StableHash(string text)
     {
         uint hash = 2166136261;   // FNV-1a: string.GetHashCode differs between processes
         foreach (char c in text) hash = (hash ^ c) * 16777619;

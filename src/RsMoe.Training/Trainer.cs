@@ -46,8 +46,8 @@ public sealed class Trainer
         var cache = new FeatureCache(_config.FeatureCache ?? Path.Combine(_config.Output, "..", "feature-cache"), backbone.Encoder, backbone.Preprocessing);
         var features = new Dictionary<string, Tensor>();
         foreach (var sample in stage1.Concat(stage2).DistinctBy(s => s.ViewKey))
-            features[sample.ViewKey] = (sample.MosaicWith is null ? cache.Get(sample.ImagePath) : cache.GetMosaic(sample.Images)).DetachFromDisposeScope();
-        _log($"features: {features.Count} views ({cache.Hits} cached, {cache.Misses} encoded; {features.Keys.Count(k => k.StartsWith("mosaic:", StringComparison.Ordinal))} mosaics)");
+            features[sample.ViewKey] = (sample.MosaicWith is null ? cache.GetTurned(sample.ImagePath, sample.Turn) : cache.GetMosaic(sample.Images)).DetachFromDisposeScope();
+        _log($"features: {features.Count} views ({cache.Hits} cached, {cache.Misses} encoded; {features.Keys.Count(k => k.StartsWith("mosaic:", StringComparison.Ordinal))} mosaics, {features.Keys.Count(k => k.StartsWith("turn", StringComparison.Ordinal))} turned)");
 
         TrainerState? state = resumeFrom is null ? null : JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(resumeFrom, "trainer_state.json")));
         var corpus = _config.RealData is { } root && _config.Stage0Epochs > 0 ? new RsMoe.Data.Datasets.RealImagery(root).Corpus() : null;

@@ -10,13 +10,15 @@ namespace RsMoe.Training;
 /// the target of Stage I's scene loss (<see cref="SceneClassifier"/>).</param>
 /// <param name="MosaicWith">Three (or fifteen) more images that make, with <paramref name="ImagePath"/>, the 2×2 (or 4×4)
 /// mosaic the example shows (a zoomed-out view, <see cref="FeatureCache.GetMosaic"/>); null = the image itself.</param>
-public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion, string? Scene = null, string[]? MosaicWith = null)
+/// <param name="Turn">The orientation the single image is shown in (<see cref="FeatureCache.GetTurned"/>): 0 as it is,
+/// 1–3 turned by that many quarter turns, 4–7 the same mirrored.</param>
+public sealed record TrainingSample(string ImagePath, string Prompt, string Target, int Expert, bool IsQuestion, string? Scene = null, string[]? MosaicWith = null, int Turn = 0)
 {
     /// <summary>Every image the example shows.</summary>
     public IReadOnlyList<string> Images => MosaicWith is null ? [ImagePath] : [ImagePath, .. MosaicWith];
 
-    /// <summary>What the example's visual features are stored under: the image's path, or the mosaic's paths.</summary>
-    public string ViewKey => MosaicWith is null ? ImagePath : "mosaic:" + string.Join('|', Images);
+    /// <summary>What the example's visual features are stored under: the image's path (and turn), or the mosaic's paths.</summary>
+    public string ViewKey => MosaicWith is not null ? "mosaic:" + string.Join('|', Images) : Turn == 0 ? ImagePath : $"turn{Turn}:{ImagePath}";
 }
 
 /// <summary>Builds Stage I and Stage II examples from the synthetic benchmark, real captioned imagery and RSSCN7 photographs, as configured.</summary>
@@ -115,7 +117,29 @@ public static class TrainingSamples
                     }
             }
         }
+        if (config.TurnedViews > 0)
+        {
+            var random = new Random(config.Seed + 7);
+            stage1 = stage1.Select(s => Turned(s, config.TurnedViews, config.Seed, random)).ToList();
+            stage2 = stage2.Select(s => Turned(s, config.TurnedViews, config.Seed, random)).ToList();
+        }
         return (stage1, stage2);
+    }
+
+    static readonly System.Text.RegularExpressions.Regex SideOfTheFrame =
+        new(@"\b(left|right|top|bottom|upper|lower|corner|north|south|east|west)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.Compiled);
+
+    /// <summary>
+    /// The example showing its photo turned or mirrored, with probability <paramref name="share"/>: an aerial photo has
+    /// no up, so each orientation of the square is as true a view as the one stored. One orientation per photo (from
+    /// its name and the seed), so each photo costs at most one more encoding. A mosaic, or an example whose words name a
+    /// side of the frame ("on the left", "at the top"), stays as it is: turning would make its words false.
+    /// </summary>
+    public static TrainingSample Turned(TrainingSample sample, double share, int seed, Random random)
+    {
+        if (sample.MosaicWith is not null || SideOfTheFrame.IsMatch(sample.Prompt) || SideOfTheFrame.IsMatch(sample.Target)) return sample;
+        if (random.NextDouble() >= share) return sample;
+        return sample with { Turn = 1 + (int)((RealImagerySamples.StableHash(Path.GetFileName(sample.ImagePath)) ^ (uint)seed) % 7) };
     }
 
     static void AddRsscn7(TrainingConfig config, string label, string path, string[]? mosaicWith, Random random, List<TrainingSample> stage1, List<TrainingSample> stage2)

@@ -16,6 +16,15 @@ public sealed class FeatureCacheTests
         public void Dispose() { }
     }
 
+    /// <summary>Tokens that see the layout: the top row's pixels, one token per column.</summary>
+    sealed class TopRow : IImageEncoder
+    {
+        public string Identity => "top-row";
+        public int TokenWidth => 3;
+        public Tensor Encode(Tensor pixels) => pixels[.., .., 0, ..].transpose(1, 2);
+        public void Dispose() { }
+    }
+
     static PixelTensor Tile(Func<int, int, int, float> value, int size = 4) =>
         new(Enumerable.Range(0, 3 * size * size).Select(i => value(i / (size * size), i / size % size, i % size)).ToArray(), 3, size, size);
 
@@ -51,6 +60,42 @@ public sealed class FeatureCacheTests
         Assert.Equal(4f + 200, At(2, 2, 0));    // image 4: second row, first column
         Assert.Equal(15f + 100, At(1, 7, 7));
         Assert.Throws<ArgumentException>(() => FeatureCache.Mosaic(tiles[..9]));
+    }
+
+    [Fact]
+    public void TheEightTurnsAreTheOrientationsOfTheSquare()
+    {
+        using var pixels = arange(6f).reshape(1, 1, 2, 3);   // [[0 1 2] [3 4 5]]
+        float[] Turned(int turn) { using var t = FeatureCache.Turn(pixels, turn); return t.data<float>().ToArray(); }
+        Assert.Equal([0f, 1, 2, 3, 4, 5], Turned(0));
+        Assert.Equal([2f, 5, 1, 4, 0, 3], Turned(1));        // a quarter turn counter-clockwise: the right column on top
+        Assert.Equal([5f, 4, 3, 2, 1, 0], Turned(2));
+        Assert.Equal([3f, 0, 4, 1, 5, 2], Turned(3));
+        Assert.Equal([2f, 1, 0, 5, 4, 3], Turned(4));        // mirrored left to right
+        var all = Enumerable.Range(0, 8).Select(k => string.Join(',', Turned(k))).ToList();
+        Assert.Equal(8, all.Distinct().Count());
+    }
+
+    [Fact]
+    public void ATurnedPhotoIsEncodedOnceUnderItsOwnKey()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "rsmoe-feature-cache-tests", Guid.NewGuid().ToString("N"));
+        using var encoder = new TopRow();
+        var cache = new FeatureCache(directory, encoder);
+        string photo = SharedData.Path("rsscn7", "images", "gParking/g001.jpg");
+        using var plain = cache.Get(photo);
+        using var turned = cache.GetTurned(photo, 5);
+        using var again = cache.GetTurned(photo, 5);
+        using var none = cache.GetTurned(photo, 0);
+        Assert.Equal((2, 2), (cache.Hits, cache.Misses));
+        Assert.True(turned.allclose(again, rtol: 0, atol: 0));
+        Assert.True(none.allclose(plain, rtol: 0, atol: 0));
+        Assert.False(turned.allclose(plain, rtol: 1e-2, atol: 1e-2));
+        using var pixels = ImageDecoder.Preprocess(photo, ImagePreprocessing.ResNet18Cntk) is var p ? tensor(p.Data, [1, 3, p.Height, p.Width]) : null!;
+        using var expected = encoder.Encode(FeatureCache.Turn(pixels, 5)).squeeze(0);
+        Assert.True(turned.allclose(expected, rtol: 1e-3, atol: 1e-3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => cache.GetTurned(photo, 8));
+        Directory.Delete(directory, recursive: true);
     }
 
     [Fact]

@@ -53,6 +53,20 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
             Assert.All(s.Images, image => Assert.Equal($"rsscn7:{rsscn7Train[image]}", s.Scene));
         });
         Assert.Equal(3 * 1680 * 4, stage2.Count(s => s.MosaicWith is not null));   // three sections and the theme question
+        // Turned views: about half of each single photo's examples show it in one other orientation, fixed per photo;
+        // none whose words name a side of the frame, and no mosaic.
+        foreach (var stage in new[] { stage1, stage2 })
+        {
+            var singles = stage.Where(s => s.MosaicWith is null).ToList();
+            double share = singles.Count(s => s.Turn != 0) / (double)singles.Count;
+            Assert.InRange(share, 0.40, 0.50);
+            Assert.All(singles.Where(s => s.Turn != 0).GroupBy(s => s.ImagePath), g => Assert.Single(g.Select(s => s.Turn).Distinct()));
+            Assert.InRange(singles.Where(s => s.Turn != 0).Select(s => s.Turn).Distinct().Count(), 7, 7);
+            Assert.DoesNotContain(stage, s => s.Turn != 0 && (s.Target.Contains("left", StringComparison.OrdinalIgnoreCase) || s.Prompt.Contains("right", StringComparison.OrdinalIgnoreCase)));
+            Assert.Contains(stage, s => s.Turn == 0 && s.Target.Contains("on the left", StringComparison.OrdinalIgnoreCase));
+            Assert.All(stage.Where(s => s.MosaicWith is not null), s => Assert.Equal(0, s.Turn));
+        }
+        Assert.Equal(stage1.Count, (TrainingSamples.Build(config with { TurnedViews = 0 }).Stage1).Count);   // no extra steps
     }
 
     [Fact]
