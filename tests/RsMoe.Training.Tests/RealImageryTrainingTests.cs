@@ -22,7 +22,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
     [Fact]
     public void EveryExpertGetsARealSentenceForEveryImageAndNoTestImageIsUsed()
     {
-        var config = TrainingConfig.Preset("real") with { RealData = SharedData.Path(), Rsscn7 = SharedData.Path("rsscn7") };
+        var config = TrainingConfig.Preset("real") with { RealData = SharedData.Path(), Rsscn7 = SharedData.Path("rsscn7"), TurnedViews = 0.5 };
         var (stage1, stage2) = TrainingSamples.Build(config);
         var real = new RealImagery(SharedData.Path());
         var heldOut = real.Ucm().Split("test").Concat(real.Ucm().Split("val")).Concat(real.Rsicd().Dataset.Split("test")).Concat(real.Rsicd().Dataset.Split("val"))
