@@ -29,32 +29,23 @@ public sealed class FeatureCache
     public static string ContentKey(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
     /// <summary>Visual tokens [N, width] (fp32) of an image file.</summary>
-    public Tensor Get(string imagePath)
-    {
-        byte[] bytes = File.ReadAllBytes(imagePath);
-        return Cached(ContentKey(bytes), () =>
-        {
-            var pixels = ImageDecoder.Preprocess(bytes, _preprocessing);
-            return _encoder.Encode(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
-        });
-    }
+    public Tensor Get(string imagePath) => GetTurned(imagePath, 0);
 
     /// <summary>
     /// Visual tokens of an image turned by <paramref name="turn"/> quarter turns (counter-clockwise), mirrored left to
-    /// right after the turn when <paramref name="turn"/> is 4–7: the eight orientations of the square. Turn 0 is
-    /// <see cref="Get"/>. Keyed by the content and the turn.
+    /// right after the turn when <paramref name="turn"/> is 4–7: the eight orientations of the square. Turn 0 is the
+    /// image as stored, keyed by its content alone; the others by the content and the turn.
     /// </summary>
     public Tensor GetTurned(string imagePath, int turn)
     {
         if (turn is < 0 or > 7) throw new ArgumentOutOfRangeException(nameof(turn), turn, "a turn is 0–7");
-        if (turn == 0) return Get(imagePath);
         byte[] bytes = File.ReadAllBytes(imagePath);
-        string key = ContentKey(System.Text.Encoding.UTF8.GetBytes($"turn{turn}:" + ContentKey(bytes)));
+        string key = turn == 0 ? ContentKey(bytes) : ContentKey(System.Text.Encoding.UTF8.GetBytes($"turn{turn}:" + ContentKey(bytes)));
         return Cached(key, () =>
         {
             var pixels = ImageDecoder.Preprocess(bytes, _preprocessing);
-            using var scope = NewDisposeScope();
-            return _encoder.Encode(Turn(tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]), turn)).MoveToOuterDisposeScope();
+            var image = tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]);
+            return _encoder.Encode(turn == 0 ? image : Turn(image, turn));
         });
     }
 

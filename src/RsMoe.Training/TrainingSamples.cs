@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using RsMoe.Data.Aspects;
 using RsMoe.Captions;
@@ -126,8 +127,8 @@ public static class TrainingSamples
         return (stage1, stage2);
     }
 
-    static readonly System.Text.RegularExpressions.Regex SideOfTheFrame =
-        new(@"\b(left|right|top|bottom|upper|lower|corner|north|south|east|west)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.Compiled);
+    static readonly Regex SideOfTheFrame =
+        new(@"\b(left|right|top|bottom|upper|lower|corner|north|south|east|west)", RegexOptions.IgnoreCase | RegexOptions.Compiled);
 
     /// <summary>
     /// The example showing its photo turned or mirrored, with probability <paramref name="share"/>: an aerial photo has
