@@ -29,6 +29,8 @@ public sealed class Trainer
 
     public Trainer(TrainingConfig config, Action<string>? log = null)
     {
+        if (config.VisualTokenDropout is < 0 or >= 1)
+            throw new ArgumentOutOfRangeException(nameof(config), config.VisualTokenDropout, "visual_token_dropout is a share in [0, 1)");
         _config = config;
         _log = log ?? (line => Console.Error.WriteLine(line));
     }
@@ -71,7 +73,7 @@ public sealed class Trainer
         if (twoStage && (state is null || state.Stage == "stage1"))
         {
             using var scenes = NewSceneClassifier(stage1, model, state?.Stage == "stage1" ? resumeFrom : null);
-            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features, scenes, _config.SceneLossWeight),
+            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features, scenes, _config.SceneLossWeight, _config.VisualTokenDropout),
                 _config.Epochs, _config.LearningRate, _config.BatchSize, _config.MaxSteps, state?.Stage == "stage1" ? state : null, resumeFrom, scenes: scenes);
             losses["stage1"] = (curve.First(), curve.Last());
             // Stage I adapters become part of the weights every expert starts from.
@@ -82,7 +84,7 @@ public sealed class Trainer
         if (_config.Stage is "two-stage" or "stage2" or "one-stage")
         {
             if (state is null || model.Experts.Count == 0) model.StartExperts();
-            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features),
+            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features, _config.VisualTokenDropout),
                 _config.Stage2Epochs, _config.Stage2LearningRate, _config.BatchSize, _config.Stage2MaxSteps ?? _config.MaxSteps, state?.Stage == "stage2" ? state : null, resumeFrom);
             losses["stage2"] = (curve.First(), curve.Last());
         }
@@ -149,6 +151,7 @@ public sealed class Trainer
                 HiddenSize = _config.LlmHiddenSize, NumHiddenLayers = _config.LlmLayers, IntermediateSize = _config.LlmIntermediateSize, HeadDim = _config.LlmHiddenSize / heads,
             },
             QFormer = config.QFormer with { HiddenSize = _config.QFormerHiddenSize, IntermediateSize = 2 * _config.QFormerHiddenSize },
+            VisualSummaryToken = _config.VisualSummaryToken,
         };
         if (_config.Experts != 3)
         {
@@ -295,7 +298,9 @@ public sealed class Trainer
         _log($"checkpoint {directory}");
     }
 
-    static Tensor Visual(List<TrainingSample> rows, Dictionary<string, Tensor> features) => stack(rows.Select(r => features[r.ViewKey]).ToArray(), 0);
+    /// <summary>The rows' visual tokens [B, N, width], less a <paramref name="dropout"/> share of each row's (<see cref="TokenDropout"/>).</summary>
+    static Tensor Visual(List<TrainingSample> rows, Dictionary<string, Tensor> features, double dropout) =>
+        TokenDropout.Keep(stack(rows.Select(r => features[r.ViewKey]).ToArray(), 0), dropout);
 
     /// <summary>
     /// Batches of similar length (a padded batch costs its longest row): the shuffled order is cut into windows of 64
@@ -335,18 +340,18 @@ public sealed class Trainer
         return CaptionLoss.Loss(model.Base, embeds, tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device));
     }
 
-    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, SceneClassifier? scenes, double sceneWeight)
+    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, SceneClassifier? scenes, double sceneWeight, double tokenDropout)
     {
-        using var encoded = model.Encode(Visual(rows, features), rows.Select(r => r.Prompt).ToList());
+        using var encoded = model.Encode(Visual(rows, features, tokenDropout), rows.Select(r => r.Prompt).ToList());
         var prefixes = Enumerable.Range(0, rows.Count).Select(i => encoded.VisualPrefix[i]).ToList();
         var (embeds, labels) = CaptionLoss.TeacherForcing(model, model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
         var loss = CaptionLoss.Loss(model.Base, embeds, labels);
         return scenes is null ? loss : loss + scenes.Loss(encoded.VisualPrefix, rows.Select(r => r.Scene).ToList()) * sceneWeight;
     }
 
-    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features)
+    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout)
     {
-        using var encoded = model.Encode(Visual(rows, features), rows.Select(r => r.Prompt).ToList());
+        using var encoded = model.Encode(Visual(rows, features, tokenDropout), rows.Select(r => r.Prompt).ToList());
         Tensor total = zeros(1).squeeze();
         for (int e = 0; e < model.Config.Router.NumExperts; e++)
         {

@@ -56,7 +56,7 @@ public static class ModelFolder
     /// <summary>The VLM encoder with the router, every key checked, in eval mode.</summary>
     public static VlmEncoder LoadVlmEncoder(string directory, RsMoeConfig config)
     {
-        var encoder = new VlmEncoder(config.QFormer, config.NumQueryTokens, config.Llm.HiddenSize, config.Router);
+        var encoder = new VlmEncoder(config.QFormer, config.NumQueryTokens, config.Llm.HiddenSize, config.Router, config.VisualSummaryToken);
         using (var checkpoint = CheckpointDirectory.Open(VlmEncoderPath(directory)))
             StateDictLoader.Load(encoder, checkpoint).EnsureComplete($"VLM encoder in {directory}");
         encoder.eval();

@@ -20,6 +20,8 @@ public sealed record RsMoeConfig
     public string? VisionCheckpoint { get; init; }
     public int VisionHiddenSize { get; init; } = 512;
     public QFormerConfig QFormer { get; init; } = new();
+    /// <summary>A summary token (the visual tokens' mean plus a learned offset) before the visual tokens (<see cref="QFormer.VlmEncoder"/>); InstructBLIP has none.</summary>
+    public bool VisualSummaryToken { get; init; }
     public int NumQueryTokens { get; init; } = 32;
     public LlamaConfig Llm { get; init; } = new();
     public RouterConfig Router { get; init; } = new();

@@ -57,7 +57,7 @@ public sealed class RsMoeModel : IDisposable
         if (llmTokenizer.VocabSize != config.Llm.VocabSize)
             throw new ArgumentException($"the LLM tokenizer has {llmTokenizer.VocabSize} tokens but the LLM expects {config.Llm.VocabSize}");
         manual_seed(seed);
-        var encoder = new VlmEncoder(config.QFormer, config.NumQueryTokens, config.Llm.HiddenSize, config.Router);
+        var encoder = new VlmEncoder(config.QFormer, config.NumQueryTokens, config.Llm.HiddenSize, config.Router, config.VisualSummaryToken);
         var llm = LlamaForCausalLM.Create(config.Llm, ScalarType.Float32, seed: seed + 1);
         llm.InitializeWeights(0.02, seed + 2);
         InitializeQFormer(encoder, seed + 3);

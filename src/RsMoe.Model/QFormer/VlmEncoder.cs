@@ -33,14 +33,22 @@ public sealed class VlmEncoder : nn.Module
     readonly Parameter query_tokens;
     readonly Linear language_projection;
     readonly InstructionRouter router;
+    /// <summary>Learned offset of the summary token (null when the model has none).</summary>
+    readonly Parameter? visual_summary;
 
     public QFormerConfig QFormerConfig { get; }
     public RouterConfig RouterConfig { get; }
     public int NumQueryTokens { get; }
     public QFormerModel QFormer => qformer;
+    public bool HasSummaryToken => visual_summary is not null;
     public InstructionRouter Router => router;
 
-    public VlmEncoder(QFormerConfig qformerConfig, int numQueryTokens, int llmHiddenSize, RouterConfig routerConfig) : base(nameof(VlmEncoder))
+    /// <param name="summaryToken">
+    /// Put a summary token before the visual tokens: their mean plus a learned offset, as a ViT's class token sits before
+    /// its patches. A grid encoder (ResNet-18) has no such token; its pooled feature is what a linear probe recognises
+    /// scenes from best, and this hands it to the queries directly.
+    /// </param>
+    public VlmEncoder(QFormerConfig qformerConfig, int numQueryTokens, int llmHiddenSize, RouterConfig routerConfig, bool summaryToken = false) : base(nameof(VlmEncoder))
     {
         QFormerConfig = qformerConfig;
         NumQueryTokens = numQueryTokens;
@@ -49,6 +57,7 @@ public sealed class VlmEncoder : nn.Module
         query_tokens = nn.Parameter(randn(1, numQueryTokens, qformerConfig.HiddenSize) * 0.02);
         language_projection = nn.Linear(qformerConfig.HiddenSize, llmHiddenSize);
         router = new InstructionRouter(RouterConfig);
+        if (summaryToken) visual_summary = nn.Parameter(zeros(1, 1, qformerConfig.EncoderHiddenSize));
         RegisterComponents();
     }
 
@@ -59,6 +68,8 @@ public sealed class VlmEncoder : nn.Module
     {
         using var scope = NewDisposeScope();
         long batch = imageEmbeds.shape[0];
+        if (visual_summary is not null)
+            imageEmbeds = cat([imageEmbeds.mean([1], keepdim: true).add(visual_summary.to_type(imageEmbeds.dtype), Scalars.One), imageEmbeds], 1);
         var queries = query_tokens.expand(batch, -1, -1);
         var hidden = qformer.Forward(queries, instructionIds, instructionMask, imageEmbeds);
         var queryOutput = hidden.narrow(1, 0, NumQueryTokens);

@@ -14,7 +14,7 @@ public sealed class ModelFolderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    static RsMoeModel TinyModelWithTrainedExperts()
+    static RsMoeModel TinyModelWithTrainedExperts(bool summaryToken = false)
     {
         string[] texts = [CaptionPolicy.Instruction, "a green field beside a road", "many houses and trees", "the road crosses the field", "how many houses are there ?"];
         var words = WordLevelTokenizer.Build(texts.Concat(CaptionPolicy.Roles));
@@ -25,6 +25,7 @@ public sealed class ModelFolderTests : IDisposable
             Llm = config.Llm with { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, HeadDim = 8 },
             QFormer = config.QFormer with { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1 },
             NumQueryTokens = 4,
+            VisualSummaryToken = summaryToken,
         };
         var model = RsMoeModel.Create(config, instructions, words, seed: 7);
         model.StartExperts();
@@ -85,6 +86,24 @@ public sealed class ModelFolderTests : IDisposable
         using var visual = randn(1, 49, 512, generator: new Generator(3));
         var caption = shared.Caption(visual, CaptionPolicy.Instruction, new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 4 });
         Assert.Equal(CaptionPolicy.Roles.Count, caption.Gate.Count);
+    }
+
+    [Fact]
+    public void A_summary_token_is_saved_with_its_flag_and_loads_back()
+    {
+        using var model = TinyModelWithTrainedExperts(summaryToken: true);
+        using (no_grad()) model.Encoder.state_dict()["visual_summary"].normal_(0, 1, new Generator(5));
+        ModelFolder.Save(model, _dir);
+        Assert.True(ModelFolder.LoadConfig(_dir).VisualSummaryToken);
+
+        using var loaded = ModelFolder.Load(_dir, sharedBase: true);
+        Assert.True(loaded.Encoder.HasSummaryToken);
+        Assert.True(loaded.Encoder.state_dict()["visual_summary"].allclose(model.Encoder.state_dict()["visual_summary"]));
+        using var scope = NewDisposeScope();
+        var visual = randn(1, 49, 512, generator: new Generator(3));
+        using var expected = model.Encode(visual, [CaptionPolicy.Instruction]);
+        using var actual = loaded.Encode(visual, [CaptionPolicy.Instruction]);
+        Assert.True(actual.VisualPrefix.allclose(expected.VisualPrefix, 1e-5, 1e-5));
     }
 
     [Fact]

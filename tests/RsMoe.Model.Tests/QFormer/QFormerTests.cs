@@ -99,4 +99,36 @@ public sealed class QFormerTests
         Assert.True(grads["router.soft_prompts"]!.abs().sum().item<float>() > 0);
         Assert.True(grads["router.gate.weight"]!.abs().sum().item<float>() > 0);
     }
+
+    [Fact]
+    public void SummaryTokenIsTheMeanOfTheVisualTokensPlusItsOffsetBeforeThem()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var withSummary = new VlmEncoder(TinyVlm.QFormer, TinyVlm.Queries, 32, TinyVlm.Router, summaryToken: true);
+        using var without = new VlmEncoder(TinyVlm.QFormer, TinyVlm.Queries, 32, TinyVlm.Router);
+        withSummary.eval();
+        without.eval();
+        Assert.True(withSummary.HasSummaryToken);
+        Assert.False(without.HasSummaryToken);
+        var offset = randn(1, 1, 32);
+        using (no_grad())
+        {
+            var weights = withSummary.state_dict();
+            weights["visual_summary"].copy_(offset);
+            // Every other weight is shared, so the only difference is the token put in front.
+            foreach (var (name, value) in without.state_dict()) value.copy_(weights[name]);
+        }
+        Assert.Equal(new long[] { 1, 1, 32 }, withSummary.state_dict()["visual_summary"].shape);
+
+        var image = randn(2, 17, 32);
+        var ids = tensor(new long[] { 101, 2054, 102 }).unsqueeze(0).expand(2, -1);
+        var mask = ones(2, 3, dtype: ScalarType.Int64);
+        using var summarised = withSummary.Forward(image, ids, mask);
+        using var byHand = without.Forward(cat([image.mean([1], keepdim: true) + offset, image], 1), ids, mask);
+        using var plain = without.Forward(image, ids, mask);
+        Assert.True(summarised.VisualPrefix.allclose(byHand.VisualPrefix, 1e-5, 1e-5));
+        Assert.True(summarised.Routing.GateLogits.allclose(byHand.Routing.GateLogits, 1e-5, 1e-5));
+        Assert.False(summarised.VisualPrefix.allclose(plain.VisualPrefix, 1e-4, 1e-4), "the summary token must reach the queries");
+    }
 }
