@@ -12,7 +12,7 @@ public static class EvalCommands
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes(), Real(), Likelihood() };
+    public static Command Create() => new("eval", "Score predictions with the COCO caption metrics or VQA accuracy") { Captions(), Vqa(), Model(), Themes(), Real(), Likelihood(), Probe() };
 
     static Command Themes()
     {
@@ -107,6 +107,37 @@ public static class EvalCommands
                 }
                 if (parse.GetValue(output) is { } file)
                     File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = directory, rows }, Indented));
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                return CliErrors.Report(e, false);
+            }
+        });
+        return command;
+    }
+
+    static Command Probe()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Also probe this model's visual prefix (default: models/default; --no-model skips it)" };
+        var noModel = new Option<bool>("--no-model") { Description = "Probe the image features only" };
+        var shared = new Option<DirectoryInfo>("--shared-data") { DefaultValueFactory = _ => new DirectoryInfo("../shared/data"), Description = "Shared data folder (UCM-captions, RSICD, RSSCN7)" };
+        var cache = new Option<DirectoryInfo?>("--feature-cache") { Description = "Image-feature cache folder (default: runs/feature-cache)" };
+        var output = new Option<FileInfo?>("--out") { Description = "Write the scores, per class too, as JSON here" };
+        var command = new Command("probe", "How well a linear classifier names the scene from the image features and from a model's visual prefix (train split to test split)")
+        {
+            model, noModel, shared, cache, output,
+        };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                string? directory = parse.GetValue(noModel) ? null : parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory();
+                var results = RsMoe.Training.LinearProbe.Run(RsMoe.Training.LinearProbe.StandardSplits(parse.GetValue(shared)!.FullName),
+                    parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"), directory, Console.Error.WriteLine);
+                Console.WriteLine(RsMoe.Training.LinearProbe.Markdown(results));
+                if (parse.GetValue(output) is { } file)
+                    File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = directory, benchmarks = results }, Indented));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
