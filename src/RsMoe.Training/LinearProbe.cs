@@ -85,14 +85,14 @@ public static class LinearProbe
         return (cat(pooled, 0), model is null ? null : cat(prefix, 0));
     }
 
+    const int Steps = 500;
+
     /// <summary>
     /// Fits on (<paramref name="trainX"/>, <paramref name="trainY"/>) and scores on the test side. Features are
     /// standardised by the train side's mean and spread; the weights minimise the mean cross-entropy plus
     /// <paramref name="l2"/>/N_train × ‖W‖² (scikit-learn's C = 1/(2 l2)), by full-batch Adam from zero
     /// (<see cref="Steps"/> steps; TorchSharp's L-BFGS has no line search): deterministic.
     /// </summary>
-    const int Steps = 500;
-
     public static Score FitAndScore(Tensor trainX, IReadOnlyList<string> trainY, Tensor testX, IReadOnlyList<string> testY, double l2 = 5)
     {
         var classes = trainY.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();

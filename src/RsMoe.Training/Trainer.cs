@@ -29,8 +29,7 @@ public sealed class Trainer
 
     public Trainer(TrainingConfig config, Action<string>? log = null)
     {
-        if (config.VisualTokenDropout is < 0 or >= 1)
-            throw new ArgumentOutOfRangeException(nameof(config), config.VisualTokenDropout, "visual_token_dropout is a share in [0, 1)");
+        TokenDropout.EnsureShare(config.VisualTokenDropout, "visual_token_dropout");
         _config = config;
         _log = log ?? (line => Console.Error.WriteLine(line));
     }

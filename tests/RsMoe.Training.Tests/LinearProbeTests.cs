@@ -48,19 +48,12 @@ public sealed class LinearProbeTests : IDisposable
         Assert.Null(result.VisualPrefix);
         Assert.InRange(result.Features.Accuracy, 0.5, 1.0);
 
-        var withModel = Assert.Single(LinearProbe.Run([split], _cache, DefaultModel()));
+        var withModel = Assert.Single(LinearProbe.Run([split], _cache, RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory()));
         Assert.Equal(result.Features.Accuracy, withModel.Features.Accuracy);   // the same cached features, the same fit
         Assert.Equal(result.Features.PerClass, withModel.Features.PerClass);
         Assert.InRange(withModel.VisualPrefix!.Accuracy, 0.5, 1.0);
         Assert.Equal(7, withModel.VisualPrefix.PerClass.Count);
         Assert.Equal(140, Directory.GetFiles(_cache, "*.f16", SearchOption.AllDirectories).Length);   // every photo encoded once, cached
         Assert.Contains("| RSSCN7 val (subset) | 7 | 105 | 35 |", LinearProbe.Markdown([result]));
-    }
-
-    static string DefaultModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "models", "default", "rsmoe_config.json"))) return Path.Combine(dir.FullName, "models", "default");
-        throw new DirectoryNotFoundException("models/default");
     }
 }
