@@ -41,11 +41,26 @@ public static class CaptionLoss
     /// <summary>Mean next-token cross-entropy over labelled positions.</summary>
     public static Tensor Loss(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
     {
+        var (loss, captionState) = LossAndCaptionState(lm, embeds, labels);
+        captionState.Dispose();
+        return loss;
+    }
+
+    /// <summary>
+    /// The loss of <see cref="Loss"/> and, from the same forward pass, each row's caption state [B, hidden]: the mean
+    /// of the final hidden states at the positions that predict a labelled token, what the head reads while it writes
+    /// the caption (zero for a row with no label).
+    /// </summary>
+    public static (Tensor Loss, Tensor CaptionState) LossAndCaptionState(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
+    {
         using var scope = NewDisposeScope();
         var positions = arange(embeds.shape[1], ScalarType.Int64, embeds.device).unsqueeze(0).expand(embeds.shape[0], -1);
-        var logits = lm.Forward(embeds, positions);
-        var shiftedLogits = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]);
-        var shiftedLabels = labels.narrow(1, 1, labels.shape[1] - 1).reshape(-1);
-        return nn.functional.cross_entropy(shiftedLogits.to_type(ScalarType.Float32), shiftedLabels, ignore_index: -100).MoveToOuterDisposeScope();
+        var hidden = lm.Model.Forward(embeds, positions, null, null).narrow(1, 0, embeds.shape[1] - 1);
+        var logits = lm.Logits(hidden);
+        var shiftedLabels = labels.narrow(1, 1, labels.shape[1] - 1);
+        var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]).to_type(ScalarType.Float32), shiftedLabels.reshape(-1), ignore_index: -100);
+        var writing = shiftedLabels.ne(-100).unsqueeze(-1).to_type(hidden.dtype);
+        var captionState = (hidden * writing).sum(1) / writing.sum(1).clamp_min(1);
+        return (loss.MoveToOuterDisposeScope(), captionState.MoveToOuterDisposeScope());
     }
 }

@@ -71,9 +71,12 @@ public sealed class Trainer
         bool twoStage = _config.Stage is "two-stage" or "stage1";
         if (twoStage && (state is null || state.Stage == "stage1"))
         {
-            using var scenes = NewSceneClassifier(stage1, model, state?.Stage == "stage1" ? resumeFrom : null);
-            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features, scenes, _config.SceneLossWeight, _config.VisualTokenDropout),
-                _config.Epochs, _config.LearningRate, _config.BatchSize, _config.MaxSteps, state?.Stage == "stage1" ? state : null, resumeFrom, scenes: scenes);
+            string? restoreFrom = state?.Stage == "stage1" ? resumeFrom : null;
+            using var fromPrefix = NewSceneHead(stage1, model, SceneHead.FromPrefix, _config.SceneLossWeight, restoreFrom);
+            using var fromCaption = NewSceneHead(stage1, model, SceneHead.FromCaption, _config.CaptionSceneLossWeight, restoreFrom);
+            var curve = RunStage("stage1", model, stage1.Count, rows => Stage1Loss(model, rows.Select(i => stage1[i]).ToList(), features, fromPrefix, fromCaption, _config.VisualTokenDropout),
+                _config.Epochs, _config.LearningRate, _config.BatchSize, _config.MaxSteps, state?.Stage == "stage1" ? state : null, resumeFrom,
+                sceneHeads: new[] { fromPrefix, fromCaption }.OfType<SceneHead>().ToList());
             losses["stage1"] = (curve.First(), curve.Last());
             // Stage I adapters become part of the weights every expert starts from.
             LoraInjector.Merge(model.Encoder);
@@ -94,18 +97,28 @@ public sealed class Trainer
         return new TrainingReport(final, clock.Elapsed.TotalSeconds, losses, cache.Hits, cache.Misses);
     }
 
-    const string SceneClassifierFile = "scene_classifier.bin";
-
-    /// <summary>Stage I's scene classifier when the config weighs the scene loss and the examples name scenes; restored on resume.</summary>
-    SceneClassifier? NewSceneClassifier(List<TrainingSample> stage1, RsMoeModel model, string? resumeFrom)
+    /// <summary>
+    /// One of Stage I's scene classifiers (<see cref="SceneClassifier"/>) with its weight beside the caption loss and
+    /// its checkpoint file; <see cref="FromPrefix"/> reads the visual prefix, <see cref="FromCaption"/> the language
+    /// model's caption state.
+    /// </summary>
+    sealed record SceneHead(SceneClassifier Classifier, double Weight, string File) : IDisposable
     {
-        if (_config.SceneLossWeight <= 0 || !stage1.Any(s => s.Scene is not null)) return null;
+        public const string FromPrefix = "scene_classifier.bin";
+        public const string FromCaption = "caption_scene_classifier.bin";
+        public void Dispose() => Classifier.Dispose();
+    }
+
+    /// <summary>A scene head when <paramref name="weight"/> is above zero and the examples name scenes; restored on resume.</summary>
+    SceneHead? NewSceneHead(List<TrainingSample> stage1, RsMoeModel model, string file, double weight, string? resumeFrom)
+    {
+        if (weight <= 0 || !stage1.Any(s => s.Scene is not null)) return null;
         var classifier = new SceneClassifier(stage1.Select(s => s.Scene).OfType<string>(), model.Config.Llm.HiddenSize);
         classifier.to(model.Device);
-        string saved = resumeFrom is null ? "" : Path.Combine(resumeFrom, SceneClassifierFile);
+        string saved = resumeFrom is null ? "" : Path.Combine(resumeFrom, file);
         if (File.Exists(saved)) classifier.load(saved);
-        _log($"scene loss: {classifier.Classes} classes, weight {_config.SceneLossWeight}");
-        return classifier;
+        _log($"scene loss ({(file == SceneHead.FromPrefix ? "visual prefix" : "caption state")}): {classifier.Classes} classes, weight {weight}");
+        return new SceneHead(classifier, weight, file);
     }
 
     /// <summary>InstructBLIP's vision model and Q-Former with a pretrained Llama (the config's <c>instructblip</c>, or the model config's own name for it).</summary>
@@ -210,10 +223,10 @@ public sealed class Trainer
 
     List<double> RunStage(string stage, RsMoeModel model, int sampleCount, Func<List<int>, Tensor> lossOf,
         double epochs, double learningRate, int batch, int? maxSteps, TrainerState? resume, string? resumeFrom, Func<int[], int[]>? arrange = null,
-        SceneClassifier? scenes = null)
+        IReadOnlyList<SceneHead>? sceneHeads = null)
     {
         var parameters = TrainableParameters(stage, model);
-        if (scenes is not null) { scenes.train(); parameters.AddRange(scenes.parameters()); }
+        foreach (var head in sceneHeads ?? []) { head.Classifier.train(); parameters.AddRange(head.Classifier.parameters()); }
         model.Encoder.train();
         if (stage == "stage2" && _config.Stage != "one-stage") model.Encoder.QFormer.eval();   // frozen, no dropout
         model.Base.train(stage is "stage0" or "stage1");
@@ -274,7 +287,7 @@ public sealed class Trainer
                          $"{batch * _config.GradientAccumulation / perStep:F1} samples/s ETA {TimeSpan.FromSeconds(perStep * (totalSteps - globalStep)):mm\\:ss}");
                 }
                 if (_config.CheckpointEvery > 0 && globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps)
-                    SaveCheckpoint(model, optimizer, new TrainerState(stage, step + 1 == stepsPerEpoch ? epoch + 1 : epoch, (step + 1) % stepsPerEpoch, globalStep, losses), scenes);
+                    SaveCheckpoint(model, optimizer, new TrainerState(stage, step + 1 == stepsPerEpoch ? epoch + 1 : epoch, (step + 1) % stepsPerEpoch, globalStep, losses), sceneHeads);
             }
             metrics.Add(new { stage, epoch = epoch + 1, mean_loss = epochSteps == 0 ? 0 : epochLoss / epochSteps, steps = epochSteps, seconds = Math.Round(clock.Elapsed.TotalSeconds, 1) });
         }
@@ -287,11 +300,11 @@ public sealed class Trainer
         return losses;
     }
 
-    void SaveCheckpoint(RsMoeModel model, OptimizerHelper optimizer, TrainerState state, SceneClassifier? scenes)
+    void SaveCheckpoint(RsMoeModel model, OptimizerHelper optimizer, TrainerState state, IReadOnlyList<SceneHead>? sceneHeads)
     {
         string directory = Path.Combine(_config.Output, "checkpoints", $"step-{state.GlobalStep:D6}");
         ModelFolder.Save(model, Path.Combine(directory, "model"));
-        scenes?.save(Path.Combine(directory, SceneClassifierFile));
+        foreach (var head in sceneHeads ?? []) head.Classifier.save(Path.Combine(directory, head.File));
         optimizer.save_state_dict(Path.Combine(directory, "optimizer.bin"));
         File.WriteAllText(Path.Combine(directory, "trainer_state.json"), JsonSerializer.Serialize(state));
         _log($"checkpoint {directory}");
@@ -339,13 +352,16 @@ public sealed class Trainer
         return CaptionLoss.Loss(model.Base, embeds, tensor(labels, [rows.Count, length], ScalarType.Int64, model.Device));
     }
 
-    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, SceneClassifier? scenes, double sceneWeight, double tokenDropout)
+    static Tensor Stage1Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, SceneHead? fromPrefix, SceneHead? fromCaption, double tokenDropout)
     {
         using var encoded = model.Encode(Visual(rows, features, tokenDropout), rows.Select(r => r.Prompt).ToList());
         var prefixes = Enumerable.Range(0, rows.Count).Select(i => encoded.VisualPrefix[i]).ToList();
         var (embeds, labels) = CaptionLoss.TeacherForcing(model, model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
-        var loss = CaptionLoss.Loss(model.Base, embeds, labels);
-        return scenes is null ? loss : loss + scenes.Loss(encoded.VisualPrefix, rows.Select(r => r.Scene).ToList()) * sceneWeight;
+        var (loss, captionState) = CaptionLoss.LossAndCaptionState(model.Base, embeds, labels);
+        var scenes = rows.Select(r => r.Scene).ToList();
+        if (fromPrefix is not null) loss = loss + fromPrefix.Classifier.Loss(encoded.VisualPrefix.mean([1]), scenes) * fromPrefix.Weight;
+        if (fromCaption is not null) loss = loss + fromCaption.Classifier.Loss(captionState, scenes) * fromCaption.Weight;
+        return loss;
     }
 
     static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout)

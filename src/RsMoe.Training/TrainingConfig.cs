@@ -87,8 +87,14 @@ public sealed record TrainingConfig
     /// <summary>Stage II's own step budget (the long real-data stage); null = <see cref="MaxSteps"/>.</summary>
     public int? Stage2MaxSteps { get; init; }
 
-    /// <summary>Weight of Stage I's scene loss (<see cref="SceneClassifier"/>) beside the caption loss; 0 = none.</summary>
+    /// <summary>Weight of Stage I's scene loss read from the visual prefix (<see cref="SceneClassifier"/>) beside the caption loss; 0 = none.</summary>
     public double SceneLossWeight { get; init; }
+    /// <summary>
+    /// Weight of a second Stage I scene loss read from the language model's caption state (the mean of its final hidden
+    /// states while it writes the caption, <see cref="CaptionLoss.LossAndCaptionState"/>): the visual prefix can hold
+    /// the scene while the words miss it, so this asks the language model itself to carry it; 0 = none.
+    /// </summary>
+    public double CaptionSceneLossWeight { get; init; }
 
     /// <summary>Stage 0: epochs of language-model pre-training on caption text (needs <see cref="RealData"/>; 0 = none).</summary>
     public double Stage0Epochs { get; init; }

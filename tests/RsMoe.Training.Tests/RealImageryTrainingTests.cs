@@ -73,7 +73,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
     public void TheSceneLossIsCrossEntropyAmongTheRowsOwnDataSetsClasses()
     {
         using var classifier = new SceneClassifier(["ucm:farm", "ucm:forest", "rsicd:airport", "rsicd:farmland"], hiddenSize: 8);
-        using var prefix = TorchSharp.torch.randn(3, 4, 8);
+        using var prefix = TorchSharp.torch.randn(3, 8);
         using var logits = classifier.forward(prefix);
         var l = logits.data<float>().ToArray();   // classes in ordinal order: rsicd:airport, rsicd:farmland, ucm:farm, ucm:forest
         double Ce(int row, int target, params int[] among) =>
@@ -87,12 +87,44 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheCaptionStateIsTheMeanOfTheHiddenStatesThatPredictTheLabelledTokens()
+    {
+        using var lm = RsMoe.Model.Llm.LlamaForCausalLM.Create(new RsMoe.Model.Configs.LlamaConfig { VocabSize = 20, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 8, RopeScaling = null }, seed: 5);
+        using var embeds = TorchSharp.torch.randn(2, 5, 16);
+        long[] labels = [-100, -100, 3, 7, -100, /* row 1 */ -100, 4, 5, 6, 2];   // row 0 writes at positions 1–2, row 1 at 0–3
+        using var labelTensor = TorchSharp.torch.tensor(labels, [2, 5]);
+        var (loss, state) = CaptionLoss.LossAndCaptionState(lm, embeds, labelTensor);
+        using (loss) using (state)
+        {
+            using var positions = TorchSharp.torch.arange(5L).unsqueeze(0).expand(2, -1);
+            using var hidden = lm.Model.Forward(embeds, positions, null, null);
+            using var logits = lm.Forward(embeds, positions);
+            var l = logits.data<float>().ToArray();
+            double expected = 0;
+            (int Row, int Position, int Target)[] writes = [(0, 1, 3), (0, 2, 7), (1, 0, 4), (1, 1, 5), (1, 2, 6), (1, 3, 2)];
+            foreach (var (row, position, target) in writes)
+            {
+                int at = (row * 5 + position) * 20;
+                expected -= l[at + target] - Math.Log(Enumerable.Range(0, 20).Sum(v => Math.Exp(l[at + v])));
+            }
+            Assert.Equal(expected / writes.Length, loss.item<float>(), 4);
+            using var row0 = hidden[0].narrow(0, 1, 2).mean([0]);
+            using var row1 = hidden[1].narrow(0, 0, 4).mean([0]);
+            Assert.True(TorchSharp.torch.allclose(state[0], row0, 1e-5, 1e-6));
+            Assert.True(TorchSharp.torch.allclose(state[1], row1, 1e-5, 1e-6));
+            using var plain = CaptionLoss.Loss(lm, embeds, labelTensor);
+            Assert.Equal(loss.item<float>(), plain.item<float>());
+        }
+    }
+
+    [Fact]
     public void Stage0PretrainsTheLanguageModelBeforeBothStages()
     {
         var log = new List<string>();
-        var report = new Trainer(Config("stage0"), line => { log.Add(line); output.WriteLine(line); }).Run();
+        var report = new Trainer(Config("stage0") with { CaptionSceneLossWeight = 0.5 }, line => { log.Add(line); output.WriteLine(line); }).Run();
         Assert.Equal(["stage0", "stage1", "stage2"], report.LossByStage.Keys.Order());
-        Assert.Contains(log, line => line.StartsWith("scene loss: ", StringComparison.Ordinal));
+        Assert.Contains(log, line => line.StartsWith("scene loss (visual prefix): ", StringComparison.Ordinal));
+        Assert.Contains(log, line => line.StartsWith("scene loss (caption state): ", StringComparison.Ordinal));
         Assert.All(report.LossByStage.Values, l => Assert.True(double.IsFinite(l.Last)));
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(report.ModelDirectory)!, "stage0-metrics.json")));
         using var model = ModelFolder.Load(report.ModelDirectory);

@@ -110,9 +110,11 @@ public sealed class LlamaForCausalLM : nn.Module
         var hidden = model.Forward(inputsEmbeds, positionIds, mask, cache);
         if (logitsToKeep > 0 && logitsToKeep < hidden.shape[1])
             hidden = hidden.narrow(1, hidden.shape[1] - logitsToKeep, logitsToKeep);
-        var logits = DecodeLinear.Apply(hidden, HeadWeight, null);
-        return logits.MoveToOuterDisposeScope();
+        return Logits(hidden).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The head alone: final hidden states [batch, seq, hidden] (after the stack's norm) to logits.</summary>
+    public Tensor Logits(Tensor hidden) => DecodeLinear.Apply(hidden, HeadWeight, null);
 
     /// <summary>Logits for token ids [batch, seq] at positions 0..seq-1 with causal attention and no cache.</summary>
     public Tensor Forward(Tensor inputIds)
