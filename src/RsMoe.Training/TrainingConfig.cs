@@ -141,12 +141,12 @@ public sealed record TrainingConfig
     {
         "default" => new TrainingConfig { Stage = "two-stage", Epochs = 8, Stage2Epochs = 4, BatchSize = 16, LearningRate = 2e-3, Stage2LearningRate = 1e-3, TrainImages = 1600, WarmupEpochs = 0.5 },
         "default-rsscn7" => Preset("default") with { Rsscn7 = "../shared/data/rsscn7" },
-        // The shipped default: real imagery, Stage 0 on every caption corpus; about 35 minutes here with features cached.
+        // The shipped default: real imagery, Stage 0 on every caption corpus; about 50 minutes here with features cached.
         "real" => new TrainingConfig
         {
             Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7",
             Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
-            Epochs = 2, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
+            Epochs = 3, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
             LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5, Rsscn7Mosaics = 2, Rsscn7FarMosaics = 1,
         },
         "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
