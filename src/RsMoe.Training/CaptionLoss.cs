@@ -39,12 +39,7 @@ public static class CaptionLoss
     }
 
     /// <summary>Mean next-token cross-entropy over labelled positions.</summary>
-    public static Tensor Loss(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
-    {
-        var (loss, captionState) = LossAndCaptionState(lm, embeds, labels);
-        captionState.Dispose();
-        return loss;
-    }
+    public static Tensor Loss(LlamaForCausalLM lm, Tensor embeds, Tensor labels) => Compute(lm, embeds, labels, withCaptionState: false).Loss;
 
     /// <summary>
     /// The loss of <see cref="Loss"/> and, from the same forward pass, each row's caption state [B, hidden]: the mean
@@ -53,14 +48,24 @@ public static class CaptionLoss
     /// </summary>
     public static (Tensor Loss, Tensor CaptionState) LossAndCaptionState(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
     {
+        var (loss, captionState) = Compute(lm, embeds, labels, withCaptionState: true);
+        return (loss, captionState!);
+    }
+
+    // The head runs on every position and the logits are shifted after, the order the shipped model was trained in:
+    // shifting the hidden states first is the same sum in another order, and changes a long run's last digits.
+    static (Tensor Loss, Tensor? CaptionState) Compute(LlamaForCausalLM lm, Tensor embeds, Tensor labels, bool withCaptionState)
+    {
         using var scope = NewDisposeScope();
         var positions = arange(embeds.shape[1], ScalarType.Int64, embeds.device).unsqueeze(0).expand(embeds.shape[0], -1);
-        var hidden = lm.Model.Forward(embeds, positions, null, null).narrow(1, 0, embeds.shape[1] - 1);
+        var hidden = lm.Model.Forward(embeds, positions, null, null);
         var logits = lm.Logits(hidden);
+        var shiftedLogits = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]);
         var shiftedLabels = labels.narrow(1, 1, labels.shape[1] - 1);
-        var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]).to_type(ScalarType.Float32), shiftedLabels.reshape(-1), ignore_index: -100);
+        var loss = nn.functional.cross_entropy(shiftedLogits.to_type(ScalarType.Float32), shiftedLabels.reshape(-1), ignore_index: -100);
+        if (!withCaptionState) return (loss.MoveToOuterDisposeScope(), null);
         var writing = shiftedLabels.ne(-100).unsqueeze(-1).to_type(hidden.dtype);
-        var captionState = (hidden * writing).sum(1) / writing.sum(1).clamp_min(1);
+        var captionState = (hidden.narrow(1, 0, hidden.shape[1] - 1) * writing).sum(1) / writing.sum(1).clamp_min(1);
         return (loss.MoveToOuterDisposeScope(), captionState.MoveToOuterDisposeScope());
     }
 }

@@ -357,11 +357,15 @@ public sealed class Trainer
         using var encoded = model.Encode(Visual(rows, features, tokenDropout), rows.Select(r => r.Prompt).ToList());
         var prefixes = Enumerable.Range(0, rows.Count).Select(i => encoded.VisualPrefix[i]).ToList();
         var (embeds, labels) = CaptionLoss.TeacherForcing(model, model.Base, prefixes, rows.Select(r => r.Prompt).ToList(), rows.Select(r => r.Target).ToList());
-        var (loss, captionState) = CaptionLoss.LossAndCaptionState(model.Base, embeds, labels);
         var scenes = rows.Select(r => r.Scene).ToList();
-        if (fromPrefix is not null) loss = loss + fromPrefix.Classifier.Loss(encoded.VisualPrefix.mean([1]), scenes) * fromPrefix.Weight;
-        if (fromCaption is not null) loss = loss + fromCaption.Classifier.Loss(captionState, scenes) * fromCaption.Weight;
-        return loss;
+        Tensor loss;
+        if (fromCaption is null) loss = CaptionLoss.Loss(model.Base, embeds, labels);
+        else
+        {
+            var (captionLoss, captionState) = CaptionLoss.LossAndCaptionState(model.Base, embeds, labels);
+            loss = captionLoss + fromCaption.Classifier.Loss(captionState, scenes) * fromCaption.Weight;
+        }
+        return fromPrefix is null ? loss : loss + fromPrefix.Classifier.Loss(encoded.VisualPrefix.mean([1]), scenes) * fromPrefix.Weight;
     }
 
     static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout)
