@@ -119,9 +119,10 @@ public static class BenchCommands
 
     static Command Kernels()
     {
-        var command = new Command("kernels", "Read bandwidth and the decoder's matrix-kernel bandwidth, 1 and 2 threads");
+        var command = new Command("kernels", "Read bandwidth, the decoder's matrix-kernel bandwidth (1 and 2 threads) and its thread synchronisation");
         command.SetAction(_ =>
         {
+            Console.WriteLine($"empty parallel region, 2 threads: {DecodeProbes.ParallelRegionMicroseconds(2):F2} µs (decoder's thread team), {DecodeProbes.ParallelRegionMicroseconds(2, parallelFor: true):F2} µs (Parallel.For)");
             foreach (int t in new[] { 1, 2 })
             {
                 Console.WriteLine($"threads {t}: read {DecodeProbes.ReadBandwidth(t):F1} GB/s");

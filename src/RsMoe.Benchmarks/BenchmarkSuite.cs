@@ -16,7 +16,7 @@ namespace RsMoe.Benchmarks;
 /// </summary>
 internal static class BenchmarkSuite
 {
-    public sealed record Machine(string Processor, int Cores, double ReadGBps1Thread, double ReadGBps2Threads, double KernelFp32GBps, double KernelBf16GBps, double KernelQ8GBps = 0, double ParallelRegionMicroseconds = 0);
+    public sealed record Machine(string Processor, int Cores, double ReadGBps1Thread, double ReadGBps2Threads, double KernelFp32GBps, double KernelBf16GBps, double KernelQ8GBps = 0, double ParallelRegionMicroseconds = 0, double ParallelForMicroseconds = 0);
 
     public sealed record Results(string Date, bool Quick, Machine Machine,
         List<BenchCommands.BenchRow> Lm, List<ExpertBenchmarks.ExpertsRow> Experts, List<ExpertBenchmarks.ServeRow> Serve,
@@ -65,7 +65,7 @@ internal static class BenchmarkSuite
             Math.Round(DecodeProbes.ReadBandwidth(1), 1), Math.Round(DecodeProbes.ReadBandwidth(2), 1),
             Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.Float32, 8192, 2048, 2), 1), Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.BFloat16, 8192, 2048, 2), 1),
             Math.Round(DecodeProbes.MatVecBandwidth(ScalarType.Float32, 8192, 2048, 2, q8: true), 1),
-            Math.Round(DecodeProbes.ParallelRegionMicroseconds(2), 2));
+            Math.Round(DecodeProbes.ParallelRegionMicroseconds(2), 2), Math.Round(DecodeProbes.ParallelRegionMicroseconds(2, parallelFor: true), 2));
         Console.WriteLine($"{machine.Processor}, {machine.Cores} cores; read {machine.ReadGBps1Thread} GB/s (1 thread), {machine.ReadGBps2Threads} GB/s (2); decoder kernels fp32 {machine.KernelFp32GBps}, bf16 {machine.KernelBf16GBps}, q8_0 {machine.KernelQ8GBps} GB/s");
 
         Console.WriteLine("== decode and prefill");

@@ -248,7 +248,8 @@ internal static class PerformanceReport
             // Four projection groups and attention per layer, and the head: the regions each step synchronises the threads for.
             int regions = 5 * BenchCommands.Shape(profiles[0].Shape).NumHiddenLayers + 1;
             md.AppendLine($"Each projection group and each layer's attention is one parallel region ({regions} a step here); an empty region costs");
-            md.AppendLine($"{r.Machine.ParallelRegionMicroseconds:F1} µs on this machine, so thread synchronisation alone is about {regions * r.Machine.ParallelRegionMicroseconds:F0} µs of each step, inside the projection and attention rows.");
+            md.AppendLine($"{r.Machine.ParallelRegionMicroseconds:F1} µs on this machine (the decoder's spinning thread team; a `Parallel.For` costs {r.Machine.ParallelForMicroseconds:F1} µs), so thread");
+            md.AppendLine($"synchronisation alone is about {regions * r.Machine.ParallelRegionMicroseconds:F0} µs of each step, inside the projection and attention rows.");
         }
         md.AppendLine();
         md.AppendLine("| phase | " + string.Join(" | ", profiles.Select(p => p.DType)) + " |");

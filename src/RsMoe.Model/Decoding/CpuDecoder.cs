@@ -145,6 +145,19 @@ public sealed unsafe class CpuDecoder
 
         var profile = Profile;
         profile?.Start();
+        _team = ThreadTeam.Rent(_threads);
+        try { StepLayers(sequences, tokens, rows, profile); }
+        finally
+        {
+            ThreadTeam.Return(_team);
+            _team = null;
+        }
+        if (profile is not null) profile.Steps++;
+        foreach (var sequence in sequences) sequence.Advance();
+    }
+
+    void StepLayers(IReadOnlyList<DecodeSequence> sequences, ReadOnlySpan<int> tokens, int rows, DecodeProfile? profile)
+    {
         fixed (float* x = _x, normed = _normed, q = _q, k = _k, v = _v, attn = _attn, gate = _gate, up = _up, output = _out, logits = _logits)
         {
             for (int r = 0; r < rows; r++) _embed.CopyRow(tokens[r], x + (long)r * _hidden);
@@ -193,8 +206,6 @@ public sealed unsafe class CpuDecoder
             Project(normed, rows, sequences, (new Linear(_head, default, default, default), (nint)logits));
             profile?.Mark(DecodeProfile.Phase.Head);
         }
-        if (profile is not null) profile.Steps++;
-        foreach (var sequence in sequences) sequence.Advance();
     }
 
     /// <summary>Row <paramref name="row"/>'s next-token logits from the last <see cref="Step"/>.</summary>
@@ -208,7 +219,9 @@ public sealed unsafe class CpuDecoder
     // The current projection group, read by the worker lambda (pointers cannot be captured).
     Linear[] _group = new Linear[3];
     nint[] _groupOutputs = new nint[3];
-    int _groupCount, _groupRows;
+    int _groupCount, _groupRows, _groupParts;
+    Action<int>? _projectPart, _attendPart;
+    ThreadTeam? _team;   // rented for the step being decoded
     nint _groupInput, _groupPacked;
 
     void Project(float* input, int rows, IReadOnlyList<DecodeSequence> sequences, params ReadOnlySpan<(Linear Linear, nint Output)> group)
@@ -236,9 +249,8 @@ public sealed unsafe class CpuDecoder
             _groupInput = (nint)input;
             _groupPacked = (nint)packed;
             // Small matrices are not worth waking another thread for.
-            int parts = work * rows < (1L << 16) ? 1 : _threads;
-            if (parts == 1) ProjectPart(0, 1);
-            else Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p => ProjectPart(p, parts));
+            _groupParts = work * rows < (1L << 16) ? 1 : _threads;
+            _team!.Run(_groupParts, _projectPart ??= ProjectPart);
         }
         for (int j = 0; j < group.Length; j++)
         {
@@ -251,8 +263,9 @@ public sealed unsafe class CpuDecoder
         }
     }
 
-    void ProjectPart(int part, int parts)
+    void ProjectPart(int part)
     {
+        int parts = _groupParts;
         float* input = (float*)_groupInput, packed = (float*)_groupPacked;
         for (int j = 0; j < _groupCount; j++)
         {
@@ -285,7 +298,7 @@ public sealed unsafe class CpuDecoder
 
     nint _attnQuery, _attnOutput;
     IReadOnlyList<DecodeSequence>? _attnSequences;
-    int _attnLayer;
+    int _attnLayer, _attnParts;
 
     void Attend(IReadOnlyList<DecodeSequence> sequences, int layer, float* q, float* output)
     {
@@ -295,14 +308,14 @@ public sealed unsafe class CpuDecoder
         _attnOutput = (nint)output;
         int pairs = sequences.Count * _heads;
         long work = (long)pairs * sequences.Max(s => s.Length + 1) * _headDim;
-        int parts = work < (1L << 15) ? 1 : Math.Min(_threads, pairs);
-        if (parts == 1) AttendPart(0, 1);
-        else Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, p => AttendPart(p, parts));
+        _attnParts = work < (1L << 15) ? 1 : Math.Min(_threads, pairs);
+        _team!.Run(_attnParts, _attendPart ??= AttendPart);
         _attnSequences = null;
     }
 
-    void AttendPart(int part, int parts)
+    void AttendPart(int part)
     {
+        int parts = _attnParts;
         var sequences = _attnSequences!;
         int pairs = sequences.Count * _heads, groups = _heads / _kvHeads, kvWidth = _kvHeads * _headDim;
         int chunk = (pairs + parts - 1) / parts;

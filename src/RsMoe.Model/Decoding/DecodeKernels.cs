@@ -53,6 +53,12 @@ internal static unsafe partial class DecodeKernels
                 for (int r = 0; r < rows; r++)
                     y[(long)r * yStride + o] = DotBf16(weights + (long)o * n, n, x + (long)r * n, xPacked + (long)r * n);
         }
+        else if (rows == 1 && Vector512.IsHardwareAccelerated)
+        {
+            // As for bf16: one input row streams the weight rows one after another.
+            float* weights = (float*)w.Data;
+            for (; o < end; o++) y[o] = DotStream(weights + (long)o * n, x, n);
+        }
         else
         {
             float* weights = (float*)w.Data;
@@ -84,6 +90,25 @@ internal static unsafe partial class DecodeKernels
         for (; i + 8 <= n; i += 8) acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc0);
         float sum = Vector256.Sum(acc0 + acc1);
         for (; i < n; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
+    /// <summary>One fp32 weight row against x, 64 values (four cache lines) an iteration in four 512-bit accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float DotStream(float* w, float* x, int n)
+    {
+        var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+        int i = 0;
+        for (; i + 64 <= n; i += 64)
+        {
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w + i + 16), Vector512.Load(x + i + 16), a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w + i + 32), Vector512.Load(x + i + 32), a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w + i + 48), Vector512.Load(x + i + 48), a3);
+        }
+        for (; i + 16 <= n; i += 16) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a0);
+        float sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) sum += w[i] * x[i];
         return sum;
     }
 

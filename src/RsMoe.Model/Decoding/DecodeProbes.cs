@@ -51,17 +51,29 @@ public static unsafe class DecodeProbes
     }
 
     /// <summary>
-    /// Microseconds one parallel region of the decoder costs with nothing to do (a <see cref="Parallel.For"/> over
-    /// <paramref name="threads"/> parts, as each projection and attention runs): its thread synchronisation alone.
+    /// Microseconds one parallel region of the decoder costs with nothing to do: its thread synchronisation alone. The
+    /// decoder's regions run on a <see cref="ThreadTeam"/>; with <paramref name="parallelFor"/>, a <see cref="Parallel.For"/>
+    /// over the same parts instead (what the decoder used before, for comparison).
     /// </summary>
-    public static double ParallelRegionMicroseconds(int threads, int regions = 20000)
+    public static double ParallelRegionMicroseconds(int threads, bool parallelFor = false, int regions = 20000)
     {
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         long sink = 0;
-        for (int i = 0; i < 1000; i++) Parallel.For(0, threads, options, p => Interlocked.Add(ref sink, p));
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < regions; i++) Parallel.For(0, threads, options, p => Interlocked.Add(ref sink, p));
-        return clock.Elapsed.TotalMicroseconds / regions;
+        Action<int> body = p => Interlocked.Add(ref sink, p);
+        var team = ThreadTeam.Rent(threads);
+        try
+        {
+            void Region()
+            {
+                if (parallelFor) Parallel.For(0, threads, options, body);
+                else team.Run(threads, body);
+            }
+            for (int i = 0; i < 1000; i++) Region();
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < regions; i++) Region();
+            return clock.Elapsed.TotalMicroseconds / regions;
+        }
+        finally { ThreadTeam.Return(team); }
     }
 
     /// <summary>
@@ -82,6 +94,7 @@ public static unsafe class DecodeProbes
         var y = GC.AllocateUninitializedArray<float>(rows, pinned: true);
         Array.Fill(x, 0.5f);
         double best = 0;
+        var team = ThreadTeam.Rent(threads);
         try
         {
             fixed (float* xp = x, pp = packed, yp = y)
@@ -93,7 +106,7 @@ public static unsafe class DecodeProbes
                     var clock = Stopwatch.StartNew();
                     if (view.IsBf16) DecodeKernels.PackForBf16(xp, pp, columns);
                     if (view.IsQ8) DecodeKernels.QuantizeActivations(xp, (byte*)pp, columns);
-                    Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                    team.Run(threads, t =>
                     {
                         var (start, end) = DecodeKernels.OutputRows(rows, t, threads);
                         DecodeKernels.MatMul(view, (float*)xs, (float*)ps, 1, (float*)ys, rows, start, end);
@@ -104,6 +117,7 @@ public static unsafe class DecodeProbes
         }
         finally
         {
+            ThreadTeam.Return(team);
             foreach (var m in quantized) m.Dispose();
         }
         return best;

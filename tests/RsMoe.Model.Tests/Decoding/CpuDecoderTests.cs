@@ -62,6 +62,16 @@ public sealed class CpuDecoderTests
     }
 
     [Fact]
+    public void ProjectionsSplitAcrossTheThreadTeamGiveTheLogitsOfTheFullPass()
+    {
+        // Wide enough that every projection group is split across the two threads (the config above runs on one).
+        var config = Config with { VocabSize = 300, HiddenSize = 256, IntermediateSize = 690, NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 64 };
+        using var lm = TinyModels.RandomLlama(config);
+        double diff = MaxDifference(DecodeOnCpu(lm, Ids, 5, threads: 2), FullPass(lm, Ids, 5));
+        Assert.True(diff < 1e-3, $"CPU decode on two threads differs from libtorch by {diff}");
+    }
+
+    [Fact]
     public void Bf16WeightsDecodeAsTheirFp32WideningDoes()
     {
         // The decoder computes in fp32 from bf16 weights, so its reference is the fp32 model holding those same values.
