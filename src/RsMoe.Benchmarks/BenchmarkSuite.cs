@@ -60,6 +60,7 @@ internal static class BenchmarkSuite
 
     static async Task<Results> RunAsync(bool quick, string? imageFolder, CancellationToken cancellationToken)
     {
+        LocalConstellation.EnsureBuilt();   // the constellation comes half an hour in; a missing build should fail first
         Console.WriteLine("== machine");
         var machine = new Machine(ProcessorName(), Environment.ProcessorCount,
             Math.Round(DecodeProbes.ReadBandwidth(1), 1), Math.Round(DecodeProbes.ReadBandwidth(2), 1),

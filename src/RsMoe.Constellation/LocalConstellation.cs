@@ -279,6 +279,16 @@ public sealed class LocalConstellation : IAsyncDisposable
         (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
             .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// Fails now, naming the build to run, when a service or the gateway is not built: a long benchmark calls it before
+    /// it measures anything rather than when it reaches the constellation.
+    /// </summary>
+    public static void EnsureBuilt()
+    {
+        foreach (string service in new[] { "RsMoe.ImageEncoder", "RsMoe.VlmEncoder", "RsMoe.Expert" }) BuiltAssembly("services", service);
+        BuiltAssembly("gateway", "RsMoe.Gateway");
+    }
+
     /// <summary>A project's built assembly in this checkout (a service, or the rsmoe command), in the configuration this launcher was built in.</summary>
     public static string BuiltAssembly(string folder, string name, string? assemblyName = null)
     {
