@@ -7,7 +7,7 @@ namespace RsMoe.Model.Decoding;
 /// <summary>
 /// A fixed team of threads that runs one parallel region at a time: the caller takes part 0, the team's workers the
 /// rest. A decode step opens about sixty regions (every projection group and every layer's attention), and a
-/// <see cref="Parallel.For"/> costs about 10 µs a region on this machine with nothing to do
+/// <see cref="Parallel.For"/> costs 5–10 µs a region on this machine with nothing to do, a team about 1.5 µs
 /// (<see cref="DecodeProbes.ParallelRegionMicroseconds"/>), several per cent of a small model's step; as llama.cpp's
 /// and OpenMP's thread pools do, the workers spin between regions instead (for <see cref="SpinMicroseconds"/>, then
 /// they sleep, so an idle decoder costs no CPU). Teams are pooled by size: <see cref="Rent"/> one for a decode step
@@ -64,7 +64,7 @@ internal sealed class ThreadTeam
         try { body(0); }
         catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
         // Wait for the workers even after a failure: they write into the caller's buffers.
-        // Spin on one pause at a time (SpinWait's backoff added about a microsecond a region); yield only if a worker
+        // Spin on one pause at a time (SpinWait's backoff measured slower here); yield only if a worker
         // seems descheduled, so an oversubscribed machine still makes progress.
         for (int spins = 0; Volatile.Read(ref _pending) > 0; spins++)
         {
