@@ -93,15 +93,15 @@ public sealed class LocalConstellation : IAsyncDisposable
             ["ImageEncoder__ModelDirectory"] = model, ["VlmEncoder__ModelDirectory"] = model, ["Expert__ModelDirectory"] = model,
             ["Internal__Credential"] = InternalCredential,
         };
-        Add("image-encoder", BuiltAssembly("services", "RsMoe.ImageEncoder"), modelEnv);
-        Add("vlm-encoder", BuiltAssembly("services", "RsMoe.VlmEncoder"), modelEnv);
+        Add("image-encoder", Built(ImageEncoderProject), modelEnv);
+        Add("vlm-encoder", Built(VlmEncoderProject), modelEnv);
         foreach (var role in ExpertRoles)
         {
             int replicas = _options.ExpertReplicas.TryGetValue(role, out int n) ? Math.Max(1, n) : 1;
             for (int k = 1; k <= replicas; k++)
             {
                 string name = k == 1 ? $"expert-{role}" : $"expert-{role}-{k}";
-                Add(name, BuiltAssembly("services", "RsMoe.Expert"), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
+                Add(name, Built(ExpertProject), new Dictionary<string, string>(modelEnv) { ["Expert__Role"] = role });
                 _destinations[name] = ($"expert-{role}", k == 1 ? "primary" : $"replica{k}");
             }
         }
@@ -110,7 +110,7 @@ public sealed class LocalConstellation : IAsyncDisposable
         var gatewayEnv = new Dictionary<string, string> { ["Cache__Redis"] = RedisConnection ?? "", ["Internal__Credential"] = InternalCredential };
         // The gateway learns the experts from the VLM encoder; told them up front, it lists them right from its first request.
         foreach (var (role, i) in ExpertRoles.Select((r, i) => (r, i))) gatewayEnv[$"Gateway__ExpertRoles__{i}"] = role;
-        Add("gateway", BuiltAssembly("gateway", "RsMoe.Gateway"), gatewayEnv, grpcPort, httpPort);
+        Add("gateway", Built(GatewayProject), gatewayEnv, grpcPort, httpPort);
 
         // Backends start together; the gateway last (its YARP clusters pointing at them), so its first probes find them up.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -285,9 +285,14 @@ public sealed class LocalConstellation : IAsyncDisposable
     /// </summary>
     public static void EnsureBuilt()
     {
-        foreach (string service in new[] { "RsMoe.ImageEncoder", "RsMoe.VlmEncoder", "RsMoe.Expert" }) BuiltAssembly("services", service);
-        BuiltAssembly("gateway", "RsMoe.Gateway");
+        foreach (var project in new[] { ImageEncoderProject, VlmEncoderProject, ExpertProject, GatewayProject }) Built(project);
     }
+
+    // The projects the constellation starts: (folder, project name).
+    static readonly (string Folder, string Name) ImageEncoderProject = ("services", "RsMoe.ImageEncoder"),
+        VlmEncoderProject = ("services", "RsMoe.VlmEncoder"), ExpertProject = ("services", "RsMoe.Expert"), GatewayProject = ("gateway", "RsMoe.Gateway");
+
+    static string Built((string Folder, string Name) project) => BuiltAssembly(project.Folder, project.Name);
 
     /// <summary>A project's built assembly in this checkout (a service, or the rsmoe command), in the configuration this launcher was built in.</summary>
     public static string BuiltAssembly(string folder, string name, string? assemblyName = null)
