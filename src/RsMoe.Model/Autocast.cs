@@ -4,8 +4,9 @@ namespace RsMoe.Model;
 
 /// <summary>
 /// bf16 autocast for the linear layers, which carry nearly all the compute: inside a scope, every
-/// <see cref="Lora.LoraLinear"/> with fp32 weights multiplies in bf16 (inputs and weights cast on the fly, output cast
-/// back), while weights, norms, softmax and the loss stay fp32 and gradients reach the fp32 weights through the casts.
+/// <see cref="Lora.LoraLinear"/> with fp32 weights multiplies by its base weight in bf16 (input and weight cast on the
+/// fly, output cast back), while weights, LoRA adapters' low-rank products, norms, softmax and the loss stay fp32 and
+/// gradients reach the fp32 weights through the casts.
 /// TorchSharp 0.107 has no torch.autocast; this is the same policy for the op that matters.
 /// </summary>
 public static class Autocast

@@ -1,3 +1,4 @@
+using RsMoe.Model.Lora;
 using RsMoe.Model.Tests.Support;
 using static TorchSharp.torch;
 
@@ -26,5 +27,25 @@ public sealed class AutocastTests
         Assert.NotNull(grad);
         Assert.Equal(ScalarType.Float32, grad!.dtype);
         Assert.True(grad.abs().sum().item<float>() > 0);
+    }
+
+    [Fact]
+    public void Bf16AutocastLeavesAnAdaptersLowRankProductInFp32()
+    {
+        using var layer = new LoraLinear(64, 32, hasBias: false);
+        layer.AttachAdapter(new LoraSettings { R = 4, LoraDropout = 0 });
+        using var scope = NewDisposeScope();
+        using (no_grad())
+        {
+            layer.Weight.zero_();   // the base product is then exactly zero in bf16 too: the output is the adapter's alone
+            layer.LoraB!.weight!.normal_();
+        }
+        layer.eval();
+        var x = randn(3, 64);
+        var reference = layer.call(x);
+        Tensor cast;
+        using (Autocast.Bf16()) cast = layer.call(x);
+        Assert.True(reference.abs().sum().item<float>() > 0);
+        Assert.True(reference.allclose(cast, 0, 0), "the adapter's product should not be rounded to bf16");
     }
 }

@@ -95,7 +95,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (lora_A is null || lora_B is null || IsMerged) return y;
         using var scope = NewDisposeScope();
         var input = _loraDropout is not null && training ? _loraDropout.call(x) : x;
-        var update = Autocast.Linear(Autocast.Linear(input, lora_A.weight!, null), lora_B.weight!, null);
+        // The adapter's rank-r products stay in the input's dtype even under bf16 autocast: they are too small for bf16
+        // to pay for its casts (Stage II ran 67 samples/s with them in bf16, 85 without, 81 all in fp32).
+        var update = DecodeLinear.Apply(DecodeLinear.Apply(input, lora_A.weight!, null), lora_B.weight!, null);
         return y.add_(update, _scalingScalar!).MoveToOuterDisposeScope();
     }
 

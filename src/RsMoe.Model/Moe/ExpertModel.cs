@@ -154,12 +154,12 @@ public sealed class ExpertModel : IDisposable
     (GenerationPrompt Prompt, GenerationOptions Options) Prepare(float[] prefix, IReadOnlyList<long> prefixShape, string prompt, GenerationOptions options)
     {
         ValidatePrefix(prefixShape);
-        options = options with { StopTokenIds = Tokenizer.EosTokenIds };
         var promptIds = Tokenizer.Encode(prompt, addSpecialTokens: true);
         int limit = MaxPromptTokens(prefixShape[0]);
         if (promptIds.Count > limit) throw new ArgumentException($"the prompt has {promptIds.Count} tokens; this expert accepts at most {limit} after a {prefixShape[0]}-position prefix");
         long room = Lm.Config.MaxPositionEmbeddings - prefixShape[0] - promptIds.Count;
         if (options.MaxNewTokens > room) options = options with { MaxNewTokens = (int)room };
+        options = options.ForExpert(Tokenizer.EosTokenIds);
         Tensor prefixTensor;
         using (var scope = NewDisposeScope())
             prefixTensor = tensor(prefix, [.. prefixShape], ScalarType.Float32, Lm.Device).to_type(Lm.DType).MoveToOuterDisposeScope();

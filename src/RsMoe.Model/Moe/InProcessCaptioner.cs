@@ -20,6 +20,16 @@ public static class InProcessCaptioner
     /// <summary>How a caption's sections are decoded when the caller says nothing else.</summary>
     public static GenerationOptions DefaultCaptionOptions { get; } = new() { MaxNewTokens = CaptionPolicy.CaptionMaxNewTokens, RepetitionPenalty = CaptionPolicy.CaptionRepetitionPenalty };
 
+    /// <summary>
+    /// The options an expert decodes a section or an answer with: its tokenizer's stop tokens, and never stopping before
+    /// <see cref="CaptionPolicy.MinNewTokens"/> (within the token budget).
+    /// </summary>
+    public static GenerationOptions ForExpert(this GenerationOptions options, IReadOnlyList<int> stopTokenIds) => options with
+    {
+        StopTokenIds = stopTokenIds,
+        MinNewTokens = Math.Max(options.MinNewTokens, Math.Min(CaptionPolicy.MinNewTokens, options.MaxNewTokens)),
+    };
+
     /// <summary>Every expert writes its section; sections are merged in aspect order.</summary>
     public static CaptionResult Caption(this RsMoeModel model, Tensor visualTokens, string instruction, GenerationOptions? options = null, Action<string, string>? onText = null,
         IReadOnlyCollection<string>? onlyRoles = null)
@@ -27,7 +37,7 @@ public static class InProcessCaptioner
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         options ??= DefaultCaptionOptions;
-        options = options with { StopTokenIds = model.LlmTokenizer.EosTokenIds };
+        options = options.ForExpert(model.LlmTokenizer.EosTokenIds);
         using var encoded = model.Encode(visualTokens.narrow(0, 0, 1), [instruction]);
         var gate = encoded.Routing.Gate()[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         var sections = new List<CaptionSection>();
@@ -64,7 +74,7 @@ public static class InProcessCaptioner
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         options ??= new GenerationOptions { MaxNewTokens = CaptionPolicy.AnswerMaxNewTokens };
-        options = options with { StopTokenIds = model.LlmTokenizer.EosTokenIds };
+        options = options.ForExpert(model.LlmTokenizer.EosTokenIds);
         using var encoded = model.Encode(visualTokens.narrow(0, 0, 1), [question]);
         var gate = encoded.Routing.Gate()[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         int top = CaptionPolicy.AnswerOrder(gate)[0];
