@@ -41,11 +41,18 @@ public static class LinearProbe
         ];
     }
 
-    /// <summary>Both probes on every split; features come from (and go to) the cache.</summary>
-    public static IReadOnlyList<Benchmark> Run(IReadOnlyList<Split> splits, string featureCache, string? modelDirectory, Action<string>? log = null)
+    /// <summary>
+    /// Both probes on every split; features come from (and go to) the cache. Without a model, the image features are
+    /// <paramref name="imageEncoder"/>'s (a backbone name), so encoders can be compared before one is trained on.
+    /// </summary>
+    public static IReadOnlyList<Benchmark> Run(IReadOnlyList<Split> splits, string featureCache, string? modelDirectory, Action<string>? log = null,
+        string? imageEncoder = null)
     {
         using var model = modelDirectory is null ? null : ModelFolder.Load(modelDirectory, sharedBase: true);
-        using var backbone = model is null ? ImageBackbone.Create(ImageBackbone.ResNet18, null) : ImageBackbone.For(model.Config);
+        if (model is not null && imageEncoder is not null && imageEncoder != model.Config.ImageEncoder)
+            throw new ArgumentException($"the model reads {model.Config.ImageEncoder} features; probe {imageEncoder} without a model");
+        using var backbone = model is null ? ImageBackbone.Create(imageEncoder ?? ImageBackbone.ResNet18, null) : ImageBackbone.For(model.Config);
+        log?.Invoke($"image features: {backbone.Identity}");
         var cache = new FeatureCache(featureCache, backbone.Encoder, backbone.Preprocessing);
         var results = new List<Benchmark>();
         foreach (var split in splits)

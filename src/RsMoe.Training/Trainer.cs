@@ -54,7 +54,7 @@ public sealed class Trainer
         var corpus = _config.RealData is { } root && _config.Stage0Epochs > 0 ? new RsMoe.Data.Datasets.RealImagery(root).Corpus() : null;
         if (corpus is not null)
             _log($"stage0 text: {corpus.Texts.Count} texts ({string.Join(", ", corpus.TextsPerFile.Select(f => $"{f.Key} {f.Value}"))}); {corpus.HeldOut} of {corpus.Sentences} sentences left out as test references");
-        using var model = state is null ? NewModel(stage1, stage2, corpus?.Texts ?? []) : ModelFolder.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
+        using var model = state is null ? NewModel(stage1, stage2, corpus?.Texts ?? [], backbone.Encoder.TokenWidth) : ModelFolder.Load(Path.Combine(resumeFrom!, "model"), mergeAdapters: false);
         var losses = new Dictionary<string, (double, double)>();
 
         if (corpus is not null && _config.Stage is "two-stage" or "stage1" or "one-stage" && (state is null || state.Stage == "stage0"))
@@ -147,7 +147,8 @@ public sealed class Trainer
         return RsMoeModel.FromParts(config, encoder, llm, BertWordPieceTokenizer.FromVocabFile(vocab), TokenizerLoader.FromDirectory(llmDirectory), tokenizerFiles);
     }
 
-    RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2, IReadOnlyList<string> stage0Texts)
+    /// <param name="visionWidth">How wide the backbone's tokens are (ResNet-18's taps differ).</param>
+    RsMoeModel NewModel(List<TrainingSample> stage1, List<TrainingSample> stage2, IReadOnlyList<string> stage0Texts, int visionWidth)
     {
         if (PaperScale) return PretrainedModel();
         var rolePrompts = new RsMoeConfig().Router.InitialPrompts.Values;
@@ -162,7 +163,9 @@ public sealed class Trainer
             {
                 HiddenSize = _config.LlmHiddenSize, NumHiddenLayers = _config.LlmLayers, IntermediateSize = _config.LlmIntermediateSize, HeadDim = _config.LlmHiddenSize / heads,
             },
-            QFormer = config.QFormer with { HiddenSize = _config.QFormerHiddenSize, IntermediateSize = 2 * _config.QFormerHiddenSize },
+            ImageEncoder = _config.ImageEncoder,
+            VisionHiddenSize = visionWidth,
+            QFormer = config.QFormer with { HiddenSize = _config.QFormerHiddenSize, IntermediateSize = 2 * _config.QFormerHiddenSize, EncoderHiddenSize = visionWidth },
             VisualSummaryToken = _config.VisualSummaryToken,
         };
         if (_config.Experts != 3)

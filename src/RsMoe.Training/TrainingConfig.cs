@@ -54,7 +54,11 @@ public sealed record TrainingConfig
     public string? RealData { get; init; }
     /// <summary>Where the caption file's image names resolve; default the data folder itself.</summary>
     public string? Images { get; init; }
-    /// <summary>"resnet18" (the embedded default) or "instructblip" (also "instructblip-vision": EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).</summary>
+    /// <summary>
+    /// "resnet18" (the embedded default: its last stage, 7 × 7 × 512), "resnet18-layer3" (its third stage, 14 × 14 × 256),
+    /// "resnet18-tiles2x2" (its last stage on 448 px in four tiles, 14 × 14 × 512), or "instructblip" (also
+    /// "instructblip-vision": EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).
+    /// </summary>
     public string ImageEncoder { get; init; } = "resnet18";
     /// <summary>A Hugging Face InstructBLIP folder (vision_model, qformer, query_tokens, language_projection; qformer_tokenizer/vocab.txt).</summary>
     public string? InstructBlip { get; init; }

@@ -87,6 +87,23 @@ public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
         Assert.Equal(0, second.FeatureCacheMisses);
         Assert.True(second.FeatureCacheHits >= 32);
     }
+
+    /// <summary>Another ResNet-18 tap is a training option: the model is built for its tokens and names it, so every service encodes with it.</summary>
+    [Fact]
+    public void AModelTrainedOnTheThirdStageIsBuiltForItsTokensAndNamesIt()
+    {
+        var report = new Trainer(Config("layer3") with { Stage = "stage1", MaxSteps = 1, ImageEncoder = RsMoe.Model.Vision.ImageBackbone.ResNet18ThirdStage }, _output.WriteLine).Run();
+        using var model = ModelFolder.Load(report.ModelDirectory);
+        Assert.Equal(RsMoe.Model.Vision.ImageBackbone.ResNet18ThirdStage, model.Config.ImageEncoder);
+        Assert.Equal(256, model.Config.VisionHiddenSize);
+        using var backbone = RsMoe.Model.Vision.ImageBackbone.For(model.Config);
+        using var scope = NewDisposeScope();
+        var image = Directory.EnumerateFiles(_data.Directory, "*.png", SearchOption.AllDirectories).First();
+        var tokens = backbone.Encode(File.ReadAllBytes(image));
+        Assert.Equal(new long[] { 1, 196, 256 }, tokens.shape);
+        var answer = model.Ask(tokens, "What is the main land use?", new RsMoe.Model.Generation.GenerationOptions { MaxNewTokens = 4 });
+        Assert.Equal(1.0, answer.Gate.Sum(), 6);
+    }
 }
 
 public sealed class ThemeAccuracyTests

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using RsMoe.Data.Datasets;
 using RsMoe.Evaluation.Captions;
 using RsMoe.Evaluation.Vqa;
+using RsMoe.Model.Vision;
 
 namespace RsMoe.Cli.Commands;
 
@@ -124,9 +125,13 @@ public static class EvalCommands
         var shared = new Option<DirectoryInfo>("--shared-data") { DefaultValueFactory = _ => new DirectoryInfo("../shared/data"), Description = "Shared data folder (UCM-captions, RSICD, RSSCN7)" };
         var cache = new Option<DirectoryInfo?>("--feature-cache") { Description = "Image-feature cache folder (default: runs/feature-cache)" };
         var output = new Option<FileInfo?>("--out") { Description = "Write the scores, per class too, as JSON here" };
+        var encoder = new Option<string?>("--image-encoder")
+        {
+            Description = $"With --no-model: the image features to probe ({ImageBackbone.ResNet18}, {ImageBackbone.ResNet18ThirdStage}, {ImageBackbone.ResNet18Tiled}; default {ImageBackbone.ResNet18})",
+        };
         var command = new Command("probe", "How well a linear classifier names the scene from the image features and from a model's visual prefix (train split to test split)")
         {
-            model, noModel, shared, cache, output,
+            model, noModel, shared, cache, output, encoder,
         };
         command.SetAction(parse =>
         {
@@ -134,7 +139,7 @@ public static class EvalCommands
             {
                 string? directory = parse.GetValue(noModel) ? null : parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory();
                 var results = RsMoe.Training.LinearProbe.Run(RsMoe.Training.LinearProbe.StandardSplits(parse.GetValue(shared)!.FullName),
-                    parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"), directory, Console.Error.WriteLine);
+                    parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"), directory, Console.Error.WriteLine, parse.GetValue(encoder));
                 Console.WriteLine(RsMoe.Training.LinearProbe.Markdown(results));
                 if (parse.GetValue(output) is { } file)
                     File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = directory, benchmarks = results }, Indented));

@@ -18,10 +18,10 @@ public sealed record ImagePreprocessing
     /// <summary>InstructBLIP / EVA ViT-g: 224×224 stretch, CLIP mean and std.</summary>
     public static ImagePreprocessing InstructBlip => new();
 
-    /// <summary>ImageNet models such as ResNet-18: shortest edge 256, centre crop 224, ImageNet mean and std.</summary>
     /// <summary>The CNTK ResNet-18 of the default model: shortest edge 224, centre crop 224, raw 0–255 RGB (its own graph subtracts the mean).</summary>
     public static ImagePreprocessing ResNet18Cntk => new() { ShortestEdge = 224, Mean = [0f, 0f, 0f], Std = [1 / 255f, 1 / 255f, 1 / 255f] };
 
+    /// <summary>ImageNet models such as ResNet-18: shortest edge 256, centre crop 224, ImageNet mean and std.</summary>
     public static ImagePreprocessing ImageNet => new()
     {
         ShortestEdge = 256, Mean = [0.485f, 0.456f, 0.406f], Std = [0.229f, 0.224f, 0.225f],

@@ -5,10 +5,30 @@ using static TorchSharp.torch;
 namespace RsMoe.Model.Vision;
 
 /// <summary>
+/// Which of ResNet-18's feature maps becomes the visual tokens, and at what input size: the tensor's name in the graph,
+/// its channels and stride, and how many 224-px tiles each side of the input is cut into (the exported graphs take
+/// 224 × 224 only, so a larger input is encoded tile by tile and the tiles' maps laid side by side again).
+/// </summary>
+public sealed record ResNetTap(string Name, string Output, int Width, int Stride, int Tiles)
+{
+    /// <summary>The last stage at 224 px: 7 × 7 × 512, the default.</summary>
+    public static ResNetTap LastStage { get; } = new("", "ReLU393_Output_0", 512, 32, 1);
+    /// <summary>The third stage's output at 224 px: 14 × 14 × 256 (finer, less abstract).</summary>
+    public static ResNetTap ThirdStage { get; } = new("layer3", "ReLU347_Output_0", 256, 16, 1);
+    /// <summary>The last stage at 448 px, as 2 × 2 tiles of 224: 14 × 14 × 512 (each tile seen at twice the detail).</summary>
+    public static ResNetTap LastStageTiled { get; } = new("tiles2x2", "ReLU393_Output_0", 512, 32, 2);
+
+    public int InputSize => ResNetImageEncoder.TileSize * Tiles;
+    /// <summary>Tokens per side of the grid.</summary>
+    public int Side => ResNetImageEncoder.TileSize / Stride * Tiles;
+}
+
+/// <summary>
 /// The embedded default image encoder: ImageNet ResNet-18 from the Microsoft.ML.DnnImageFeaturizer.ResNet18 package
 /// (CNTK export), frozen. Input is RGB in 0–255, [B, 3, 224, 224]; the package's preprocessing graph reorders to BGR
 /// and subtracts the mean image. The output is the last spatial feature map (7×7×512, before pooling) as 49 visual
-/// tokens in reading order, each plus a fixed 2-D sine-cosine position code so the Q-Former knows where it is.
+/// tokens in reading order, each plus a fixed 2-D sine-cosine position code so the Q-Former knows where it is; another
+/// <see cref="ResNetTap"/> reads an earlier map or a larger input.
 /// </summary>
 public sealed class ResNetImageEncoder : IImageEncoder
 {
@@ -16,11 +36,11 @@ public sealed class ResNetImageEncoder : IImageEncoder
     /// operators (<see cref="OnnxGraphExecutor"/>: any device, and the reference the tests hold ONNX Runtime to).</summary>
     public enum Engine { OnnxRuntime, Libtorch }
 
-    public const string FeatureMapOutput = "ReLU393_Output_0";
     public const string PooledOutput = "Pooling395_Output_0";
-    public const int Width = 512;
-    int IImageEncoder.TokenWidth => Width;
-    public const int Side = 7;
+    /// <summary>The side the exported graphs take.</summary>
+    public const int TileSize = 224;
+    public ResNetTap Tap { get; }
+    int IImageEncoder.TokenWidth => Tap.Width;
 
     readonly OnnxGraphExecutor? _preprocess;
     readonly OnnxGraphExecutor? _network;
@@ -34,8 +54,10 @@ public sealed class ResNetImageEncoder : IImageEncoder
     public Engine Runner { get; }
 
     /// <param name="engine">Default: ONNX Runtime on the CPU (on as many threads as torch is set to), libtorch elsewhere.</param>
-    public ResNetImageEncoder(string? modelDirectory = null, Device? device = null, Engine? engine = null)
+    /// <param name="tap">Default: <see cref="ResNetTap.LastStage"/>.</param>
+    public ResNetImageEncoder(string? modelDirectory = null, Device? device = null, Engine? engine = null, ResNetTap? tap = null)
     {
+        Tap = tap ?? ResNetTap.LastStage;
         modelDirectory ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
         ModelPath = Path.Combine(modelDirectory, "ResNet18Onnx", "ResNet18.onnx");
         string preprocessPath = Path.Combine(modelDirectory, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
@@ -46,35 +68,50 @@ public sealed class ResNetImageEncoder : IImageEncoder
         if (Runner == Engine.OnnxRuntime && Device.type != DeviceType.CPU) throw new NotSupportedException("the ONNX Runtime engine runs on the CPU only");
         if (Runner == Engine.OnnxRuntime)
         {
-            _onnxRuntime = new OnnxRuntimeFeatureMap(preprocessPath, ModelPath, FeatureMapOutput, get_num_threads());
+            _onnxRuntime = new OnnxRuntimeFeatureMap(preprocessPath, ModelPath, Tap.Output, get_num_threads());
         }
         else
         {
             _preprocess = new OnnxGraphExecutor(preprocessPath, Device);
             _network = new OnnxGraphExecutor(ModelPath, Device);
         }
-        _positions = SineCosinePositions(Side, Width).to(Device).DetachFromDisposeScope();
-        Identity = "resnet18-cntk-onnx-" + FileDigest.Short(ModelPath, 16);
+        _positions = SineCosinePositions(Tap.Side, Tap.Width).to(Device).DetachFromDisposeScope();
+        // The default's identity predates taps; keeping it keeps every feature cache built since valid.
+        Identity = "resnet18-cntk-onnx-" + FileDigest.Short(ModelPath, 16) + (Tap.Name.Length == 0 ? "" : "-" + Tap.Name);
     }
 
-    /// <summary>Visual tokens [B, 49, 512] for RGB pixels [B, 3, 224, 224] in 0–255.</summary>
+    /// <summary>Visual tokens [B, side², width] for RGB pixels [B, 3, input, input] in 0–255 (49 × 512 from 224 px by default).</summary>
     public Tensor Encode(Tensor rgb)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var features = FeatureMap(rgb);                                   // [B, 512, 7, 7]
-        var tokens = features.flatten(2).transpose(1, 2);                 // [B, 49, 512]
+        var features = FeatureMap(rgb);                                   // [B, width, side, side]
+        var tokens = features.flatten(2).transpose(1, 2);                 // [B, side², width]
         return tokens.add(_positions.unsqueeze(0), Scalars.One).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The network's last feature map [B, 512, 7, 7], before average pooling.</summary>
+    /// <summary>The tapped feature map [B, width, side, side] (the last stage's, before average pooling, by default).</summary>
     public Tensor FeatureMap(Tensor rgb)
     {
-        if (rgb.dim() != 4 || rgb.shape[1] != 3 || rgb.shape[2] != 224 || rgb.shape[3] != 224)
-            throw new ArgumentException($"ResNet-18 takes [B, 3, 224, 224] pixels, got [{string.Join(", ", rgb.shape)}]");
+        int size = Tap.InputSize;
+        if (rgb.dim() != 4 || rgb.shape[1] != 3 || rgb.shape[2] != size || rgb.shape[3] != size)
+            throw new ArgumentException($"ResNet-18 takes [B, 3, {size}, {size}] pixels here, got [{string.Join(", ", rgb.shape)}]");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        // The exported graphs are batch-1; run each image and stack.
+        var rows = new List<Tensor>();
+        for (int row = 0; row < Tap.Tiles; row++)
+        {
+            var tiles = new List<Tensor>();
+            for (int col = 0; col < Tap.Tiles; col++)
+                tiles.Add(TileMap(rgb.narrow(2, row * TileSize, TileSize).narrow(3, col * TileSize, TileSize)));
+            rows.Add(cat(tiles, 3));
+        }
+        return (rows.Count == 1 ? rows[0] : cat(rows, 2)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The tapped map of 224-px pixels [B, 3, 224, 224]; the exported graphs are batch-1, so each image runs alone.</summary>
+    Tensor TileMap(Tensor rgb)
+    {
         var maps = new List<Tensor>();
         for (long i = 0; i < rgb.shape[0]; i++)
         {
@@ -87,9 +124,9 @@ public sealed class ResNetImageEncoder : IImageEncoder
             }
             var single = rgb.narrow(0, i, 1).to(ScalarType.Float32, Device);
             var prepared = _preprocess!.Run(single, "PreprocessedInput");
-            maps.Add(_network!.Run(prepared, FeatureMapOutput));
+            maps.Add(_network!.Run(prepared, Tap.Output));
         }
-        return cat(maps, 0).MoveToOuterDisposeScope();
+        return cat(maps, 0);
     }
 
     /// <summary>Fixed 2-D sine-cosine codes [side², width]: half the channels encode the row, half the column.</summary>

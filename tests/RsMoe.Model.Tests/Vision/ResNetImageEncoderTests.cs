@@ -112,4 +112,59 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
         Assert.StartsWith("resnet18-cntk-onnx-", _encoder.Identity);
         Assert.Throws<ArgumentException>(() => _encoder.Encode(zeros(1, 3, 100, 100)));
     }
+
+    /// <summary>The third stage's map, read by ONNX Runtime, equals the libtorch executor's value of the same tensor.</summary>
+    [Fact]
+    public void TheThirdStageTapGives196TokensOfItsMap()
+    {
+        using var encoder = new ResNetImageEncoder(tap: ResNetTap.ThirdStage);
+        using var reference = new ResNetImageEncoder(engine: ResNetImageEncoder.Engine.Libtorch, tap: ResNetTap.ThirdStage);
+        using var scope = NewDisposeScope();
+        var pixels = tensor(Pixels("ucm/5.tif"), [1, 3, 224, 224]);
+        var map = encoder.FeatureMap(pixels);
+        Assert.Equal(new long[] { 1, 256, 14, 14 }, map.shape);
+        double maxDiff = (map - reference.FeatureMap(pixels)).abs().max().item<float>();
+        Assert.True(maxDiff < 1e-4 * Math.Max(1, map.abs().max().item<float>()), $"third-stage maps differ by {maxDiff}");
+        var tokens = encoder.Encode(pixels);
+        Assert.Equal(new long[] { 1, 196, 256 }, tokens.shape);
+        Assert.True(tokens[0, 3 * 14 + 9].allclose(map[0, TensorIndex.Colon, 3, 9] + ResNetImageEncoder.SineCosinePositions(14, 256)[3 * 14 + 9], 1e-5, 1e-5));
+        Assert.NotEqual(_onnxRuntime.Identity, encoder.Identity);
+        Assert.Equal(256, ((IImageEncoder)encoder).TokenWidth);
+    }
+
+    /// <summary>A 448-px input is four 224-px tiles: each quarter of the 14 × 14 map is the default map of its tile.</summary>
+    [Fact]
+    public void TheTiledTapLaysTheTilesMapsSideBySide()
+    {
+        using var encoder = new ResNetImageEncoder(tap: ResNetTap.LastStageTiled);
+        using var scope = NewDisposeScope();
+        var top = cat([tensor(Pixels("ucm/3.tif"), [1, 3, 224, 224]), tensor(Pixels("ucm/5.tif"), [1, 3, 224, 224])], 3);
+        var bottom = cat([tensor(Pixels("rsicd/00004.jpg"), [1, 3, 224, 224]), tensor(Pixels("sydney/2.tif"), [1, 3, 224, 224])], 3);
+        var pixels = cat([top, bottom], 2);
+        var map = encoder.FeatureMap(pixels);
+        Assert.Equal(new long[] { 1, 512, 14, 14 }, map.shape);
+        var topRight = map.narrow(2, 0, 7).narrow(3, 7, 7);
+        var bottomLeft = map.narrow(2, 7, 7).narrow(3, 0, 7);
+        Assert.True(topRight.allclose(_onnxRuntime.FeatureMap(pixels.narrow(2, 0, 224).narrow(3, 224, 224)), 1e-6, 1e-6));
+        Assert.True(bottomLeft.allclose(_onnxRuntime.FeatureMap(pixels.narrow(2, 224, 224).narrow(3, 0, 224)), 1e-6, 1e-6));
+        Assert.Equal(new long[] { 1, 196, 512 }, encoder.Encode(pixels).shape);
+        Assert.Throws<ArgumentException>(() => encoder.Encode(zeros(1, 3, 224, 224)));
+    }
+
+    [Fact]
+    public void EachBackboneNameGetsItsTapAndInputSize()
+    {
+        using (var tiled = ImageBackbone.Create(ImageBackbone.ResNet18Tiled))
+        {
+            Assert.Equal(448, tiled.Preprocessing.Width);
+            Assert.Equal(448, tiled.Preprocessing.ShortestEdge);
+            using var tokens = tiled.Encode(File.ReadAllBytes(SharedData.Path("images", "ucm/3.tif")));
+            Assert.Equal(new long[] { 1, 196, 512 }, tokens.shape);
+        }
+        using (var third = ImageBackbone.Create(ImageBackbone.ResNet18ThirdStage))
+            Assert.Equal(224, third.Preprocessing.Width);
+        using (var last = ImageBackbone.Create(ImageBackbone.ResNet18))
+            Assert.Equal(_onnxRuntime.Identity, last.Identity);
+        Assert.Throws<InvalidDataException>(() => ImageBackbone.Create("resnet50"));
+    }
 }
