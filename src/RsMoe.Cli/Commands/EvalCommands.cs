@@ -127,7 +127,7 @@ public static class EvalCommands
         var output = new Option<FileInfo?>("--out") { Description = "Write the scores, per class too, as JSON here" };
         var encoder = new Option<string?>("--image-encoder")
         {
-            Description = $"With --no-model: the image features to probe ({ImageBackbone.ResNet18}, {ImageBackbone.ResNet18ThirdStage}, {ImageBackbone.ResNet18Tiled}; default {ImageBackbone.ResNet18})",
+            Description = $"With --no-model: the image features to probe ({string.Join(", ", ImageBackbone.Names.Where(n => n != ImageBackbone.InstructBlipVision))}; default {ImageBackbone.ResNet18})",
         };
         var command = new Command("probe", "How well a linear classifier names the scene from the image features and from a model's visual prefix (train split to test split)")
         {

@@ -13,9 +13,11 @@ public sealed class ImageBackbone : IDisposable
 {
     public const string ResNet18 = "resnet18";
     /// <summary>ResNet-18's third stage at 224 px: 196 tokens of 256.</summary>
-    public const string ResNet18ThirdStage = "resnet18-layer3";
+    public static string ResNet18ThirdStage => ResNetTap.ThirdStage.BackboneName;
     /// <summary>ResNet-18's last stage at 448 px in 2 × 2 tiles: 196 tokens of 512.</summary>
-    public const string ResNet18Tiled = "resnet18-tiles2x2";
+    public static string ResNet18Tiled => ResNetTap.LastStageTiled.BackboneName;
+    /// <summary>Every backbone name <see cref="Create"/> knows.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. ResNetTap.All.Select(t => t.BackboneName), InstructBlipVision];
     public const string InstructBlipVision = "instructblip-vision";
 
     public IImageEncoder Encoder { get; }
@@ -45,21 +47,15 @@ public sealed class ImageBackbone : IDisposable
     }
 
     /// <summary>A backbone by name (<see cref="ResNet18"/>, one of its other taps, or <see cref="InstructBlipVision"/>) before any model exists (training).</summary>
-    public static ImageBackbone Create(string name, string? instructBlipCheckpoint = null, Device? device = null, string? resNetDirectory = null) => name switch
+    public static ImageBackbone Create(string name, string? instructBlipCheckpoint = null, Device? device = null, string? resNetDirectory = null)
     {
-        ResNet18 => ResNet(ResNetTap.LastStage, resNetDirectory, device),
-        ResNet18ThirdStage => ResNet(ResNetTap.ThirdStage, resNetDirectory, device),
-        ResNet18Tiled => ResNet(ResNetTap.LastStageTiled, resNetDirectory, device),
-        InstructBlipVision => InstructBlip(instructBlipCheckpoint
-            ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device),
-        _ => throw new InvalidDataException($"unknown image encoder '{name}' ({ResNet18}, {ResNet18ThirdStage}, {ResNet18Tiled}, {InstructBlipVision})"),
-    };
-
-    static ImageBackbone ResNet(ResNetTap tap, string? directory, Device? device)
-    {
-        var preprocessing = ImagePreprocessing.ResNet18Cntk;
-        if (tap.InputSize != preprocessing.Width) preprocessing = preprocessing with { ShortestEdge = tap.InputSize, Width = tap.InputSize, Height = tap.InputSize };
-        return new ImageBackbone(new ResNetImageEncoder(directory, device, tap: tap), preprocessing);
+        if (name == InstructBlipVision)
+            return InstructBlip(instructBlipCheckpoint ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device);
+        var tap = ResNetTap.All.FirstOrDefault(t => t.BackboneName == name)
+            ?? throw new InvalidDataException($"unknown image encoder '{name}' ({string.Join(", ", Names)})");
+        // The exported graphs take 224 px; a tiled tap takes its larger input, prepared the same way.
+        var preprocessing = ImagePreprocessing.ResNet18Cntk with { ShortestEdge = tap.InputSize, Width = tap.InputSize, Height = tap.InputSize };
+        return new ImageBackbone(new ResNetImageEncoder(resNetDirectory, device, tap: tap), preprocessing);
     }
 
     /// <summary>EVA ViT-g with the checkpoint's own preprocessing (<c>preprocessor_config.json</c>), else CLIP's at its vision input size.</summary>

@@ -18,6 +18,11 @@ public sealed record ResNetTap(string Name, string Output, int Width, int Stride
     /// <summary>The last stage at 448 px, as 2 × 2 tiles of 224: 14 × 14 × 512 (each tile seen at twice the detail).</summary>
     public static ResNetTap LastStageTiled { get; } = new("tiles2x2", "ReLU393_Output_0", 512, 32, 2);
 
+    /// <summary>Every tap, the default first.</summary>
+    public static IReadOnlyList<ResNetTap> All { get; } = [LastStage, ThirdStage, LastStageTiled];
+
+    /// <summary>The image-encoder name a config gives for this tap: <c>resnet18</c>, or <c>resnet18-</c> and the tap's name.</summary>
+    public string BackboneName => Name.Length == 0 ? ImageBackbone.ResNet18 : ImageBackbone.ResNet18 + "-" + Name;
     public int InputSize => ResNetImageEncoder.TileSize * Tiles;
     /// <summary>Tokens per side of the grid.</summary>
     public int Side => ResNetImageEncoder.TileSize / Stride * Tiles;
@@ -106,7 +111,7 @@ public sealed class ResNetImageEncoder : IImageEncoder
                 tiles.Add(TileMap(rgb.narrow(2, row * TileSize, TileSize).narrow(3, col * TileSize, TileSize)));
             rows.Add(cat(tiles, 3));
         }
-        return (rows.Count == 1 ? rows[0] : cat(rows, 2)).MoveToOuterDisposeScope();
+        return cat(rows, 2).MoveToOuterDisposeScope();
     }
 
     /// <summary>The tapped map of 224-px pixels [B, 3, 224, 224]; the exported graphs are batch-1, so each image runs alone.</summary>
