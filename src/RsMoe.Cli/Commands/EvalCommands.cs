@@ -129,20 +129,43 @@ public static class EvalCommands
         {
             Description = $"With --no-model: the image features to probe ({string.Join(", ", ImageBackbone.Names.Where(n => n != ImageBackbone.InstructBlipVision))}; default {ImageBackbone.ResNet18})",
         };
+        var tune = new Option<int?>("--tune-last-block")
+        {
+            Description = "Instead: tune ResNet-18's last residual block for this many epochs on the train photos' scene classes and probe its output before and after",
+        };
+        var saveBlock = new Option<FileInfo?>("--save-block") { Description = "With --tune-last-block: write the tuned block here (safetensors)" };
         var command = new Command("probe", "How well a linear classifier names the scene from the image features and from a model's visual prefix (train split to test split)")
         {
-            model, noModel, shared, cache, output, encoder,
+            model, noModel, shared, cache, output, encoder, tune, saveBlock,
         };
         command.SetAction(parse =>
         {
             try
             {
+                string featureCache = parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache");
+                if (parse.GetValue(tune) is { } epochs)
+                {
+                    var splits = RsMoe.Training.LinearProbe.StandardSplits(parse.GetValue(shared)!.FullName);
+                    var (block, scores) = RsMoe.Training.LastBlockTuning.TuneAndProbe(splits, featureCache, new() { Epochs = epochs }, Console.Error.WriteLine);
+                    using (block)
+                    {
+                        Console.WriteLine("| benchmark | probe, ImageNet block | probe, tuned block | tuned head |");
+                        Console.WriteLine("|---|---:|---:|---:|");
+                        foreach (var score in scores)
+                            Console.WriteLine($"| {score.Benchmark} | {100 * score.UntunedProbe:F2} % | {100 * score.TunedProbe:F2} % | {100 * score.TunedHead:F2} % |");
+                        if (parse.GetValue(saveBlock) is { } blockFile)
+                            RsMoe.Model.Checkpoints.SafetensorsWriter.Save(blockFile.FullName, block.state_dict());
+                        if (parse.GetValue(output) is { } tuneFile)
+                            File.WriteAllText(tuneFile.FullName, JsonSerializer.Serialize(new { tune_last_block_epochs = epochs, benchmarks = scores }, Indented));
+                    }
+                    return 0;
+                }
                 string? directory = parse.GetValue(noModel) ? null : parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory();
                 var results = RsMoe.Training.LinearProbe.Run(RsMoe.Training.LinearProbe.StandardSplits(parse.GetValue(shared)!.FullName),
-                    parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"), directory, Console.Error.WriteLine, parse.GetValue(encoder));
+                    featureCache, directory, Console.Error.WriteLine, parse.GetValue(encoder));
                 Console.WriteLine(RsMoe.Training.LinearProbe.Markdown(results));
                 if (parse.GetValue(output) is { } file)
-                    File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = directory, benchmarks = results }, Indented));
+                    File.WriteAllText(file.FullName, JsonSerializer.Serialize(new { model = directory, image_encoder = directory is null ? parse.GetValue(encoder) ?? ImageBackbone.ResNet18 : null, benchmarks = results }, Indented));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)

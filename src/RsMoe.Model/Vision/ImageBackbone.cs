@@ -16,6 +16,8 @@ public sealed class ImageBackbone : IDisposable
     public static string ResNet18ThirdStage => ResNetTap.ThirdStage.BackboneName;
     /// <summary>ResNet-18's last stage at 448 px in 2 × 2 tiles: 196 tokens of 512.</summary>
     public static string ResNet18Tiled => ResNetTap.LastStageTiled.BackboneName;
+    /// <summary>ResNet-18's last stage before its final residual block, at 224 px: 49 tokens of 512.</summary>
+    public static string ResNet18BeforeLastBlock => ResNetTap.BeforeLastBlock.BackboneName;
     /// <summary>Every backbone name <see cref="Create"/> knows.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. ResNetTap.All.Select(t => t.BackboneName), InstructBlipVision];
     public const string InstructBlipVision = "instructblip-vision";

@@ -18,8 +18,11 @@ public sealed record ResNetTap(string Name, string Output, int Width, int Stride
     /// <summary>The last stage at 448 px, as 2 × 2 tiles of 224: 14 × 14 × 512 (each tile seen at twice the detail).</summary>
     public static ResNetTap LastStageTiled { get; } = new("tiles2x2", "ReLU393_Output_0", 512, 32, 2);
 
+    /// <summary>The last stage's map before its final residual block at 224 px: 7 × 7 × 512, what a tuned last block reads.</summary>
+    public static ResNetTap BeforeLastBlock { get; } = new("before-last-block", "ReLU379_Output_0", 512, 32, 1);
+
     /// <summary>Every tap, the default first.</summary>
-    public static IReadOnlyList<ResNetTap> All { get; } = [LastStage, ThirdStage, LastStageTiled];
+    public static IReadOnlyList<ResNetTap> All { get; } = [LastStage, ThirdStage, LastStageTiled, BeforeLastBlock];
 
     /// <summary>The image-encoder name a config gives for this tap: <c>resnet18</c>, or <c>resnet18-</c> and the tap's name.</summary>
     public string BackboneName => Name.Length == 0 ? ImageBackbone.ResNet18 : ImageBackbone.ResNet18 + "-" + Name;

@@ -151,6 +151,28 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
         Assert.Throws<ArgumentException>(() => encoder.Encode(zeros(1, 3, 224, 224)));
     }
 
+    /// <summary>
+    /// The last residual block rebuilt as a trainable module, batch norms folded, turns the map before it into the
+    /// graph's own last map, so tuning starts exactly from ImageNet's block.
+    /// </summary>
+    [Fact]
+    public void TheLastBlockWithFoldedNormsReproducesTheGraphsLastMap()
+    {
+        using var before = new ResNetImageEncoder(tap: ResNetTap.BeforeLastBlock);
+        using var block = ResNetBlock.FromOnnx(before.ModelPath, ResNetTap.LastStage.Output);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var pixels = cat([tensor(Pixels("ucm/5.tif"), [1, 3, 224, 224]), tensor(Pixels("rsicd/00004.jpg"), [1, 3, 224, 224])], 0);
+        var input = before.FeatureMap(pixels);
+        Assert.Equal(new long[] { 2, 512, 7, 7 }, input.shape);
+        var expected = _onnxRuntime.FeatureMap(pixels);
+        var actual = block.forward(input);
+        double maxDiff = (actual - expected).abs().max().item<float>();
+        Assert.True(maxDiff < 1e-4 * Math.Max(1, expected.abs().max().item<float>()), $"the rebuilt block differs from the graph by {maxDiff}");
+        Assert.False(input.allclose(expected, 1e-2, 1e-2));
+        Assert.Throws<InvalidDataException>(() => ResNetBlock.FromOnnx(before.ModelPath, ResNetTap.ThirdStage.Output + "_missing"));
+    }
+
     [Fact]
     public void EachBackboneNameGetsItsTapAndInputSize()
     {
