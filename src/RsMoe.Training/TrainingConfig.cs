@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using RsMoe.Model.Vision;
 
 namespace RsMoe.Training;
 
@@ -55,7 +56,8 @@ public sealed record TrainingConfig
     /// <summary>Where the caption file's image names resolve; default the data folder itself.</summary>
     public string? Images { get; init; }
     /// <summary>
-    /// "resnet18" (the embedded default: its last stage, 7 × 7 × 512), "resnet18-layer3" (its third stage, 14 × 14 × 256),
+    /// "resnet18" (its last stage, 7 × 7 × 512), "resnet18-before-last-block" (the last stage before its final residual
+    /// block, 7 × 7 × 512: the shipped default's), "resnet18-layer3" (its third stage, 14 × 14 × 256),
     /// "resnet18-tiles2x2" (its last stage on 448 px in four tiles, 14 × 14 × 512), or "instructblip" (also
     /// "instructblip-vision": EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).
     /// </summary>
@@ -148,7 +150,7 @@ public sealed record TrainingConfig
         // The shipped default: real imagery, Stage 0 on every caption corpus; about 50 minutes here with features cached.
         "real" => new TrainingConfig
         {
-            Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7",
+            Stage = "two-stage", Data = null, RealData = "../shared/data", Rsscn7 = "../shared/data/rsscn7", ImageEncoder = ImageBackbone.ResNet18BeforeLastBlock,
             Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
             Epochs = 3, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
             LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5, Rsscn7Mosaics = 2, Rsscn7FarMosaics = 1,

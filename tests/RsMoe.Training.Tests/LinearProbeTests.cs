@@ -41,14 +41,17 @@ public sealed class LinearProbeTests : IDisposable
             photos.GroupBy(p => p.Label).SelectMany(g => g.Take(perClass)).Select(p => (p.Path, p.Label)).ToList();
         var split = new LinearProbe.Split("RSSCN7 val (subset)", Take(Rsscn7.Split(folder, "train"), 15), Take(Rsscn7.Split(folder, "val"), 5));
 
-        var result = Assert.Single(LinearProbe.Run([split], _cache, modelDirectory: null));
+        // Without a model, the image features the default model reads, so both runs share them.
+        string model = RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory();
+        string encoder = RsMoe.Model.Moe.RsMoeConfig.Load(Path.Combine(model, "rsmoe_config.json")).ImageEncoder;
+        var result = Assert.Single(LinearProbe.Run([split], _cache, modelDirectory: null, imageEncoder: encoder));
         Assert.Equal(7, result.Classes);
         Assert.Equal(105, result.TrainPhotos);
         Assert.Equal(35, result.TestPhotos);
         Assert.Null(result.VisualPrefix);
         Assert.InRange(result.Features.Accuracy, 0.5, 1.0);
 
-        var withModel = Assert.Single(LinearProbe.Run([split], _cache, RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory()));
+        var withModel = Assert.Single(LinearProbe.Run([split], _cache, model));
         Assert.Equal(result.Features.Accuracy, withModel.Features.Accuracy);   // the same cached features, the same fit
         Assert.Equal(result.Features.PerClass, withModel.Features.PerClass);
         Assert.InRange(withModel.VisualPrefix!.Accuracy, 0.5, 1.0);
