@@ -58,8 +58,9 @@ public sealed record TrainingConfig
     /// <summary>
     /// "resnet18" (its last stage, 7 × 7 × 512), "resnet18-before-last-block" (the last stage before its final residual
     /// block, 7 × 7 × 512: the shipped default's), "resnet18-layer3" (its third stage, 14 × 14 × 256),
-    /// "resnet18-tiles2x2" (its last stage on 448 px in four tiles, 14 × 14 × 512), or "instructblip" (also
-    /// "instructblip-vision": EVA ViT-g and the Q-Former from <see cref="InstructBlip"/>).
+    /// "resnet18-tiles2x2" (its last stage on 448 px in four tiles, 14 × 14 × 512), another of
+    /// <see cref="ImageBackbone.Names"/>, or "instructblip" (also "instructblip-vision": EVA ViT-g and the Q-Former from
+    /// <see cref="InstructBlip"/>).
     /// </summary>
     public string ImageEncoder { get; init; } = "resnet18";
     /// <summary>A Hugging Face InstructBLIP folder (vision_model, qformer, query_tokens, language_projection; qformer_tokenizer/vocab.txt).</summary>

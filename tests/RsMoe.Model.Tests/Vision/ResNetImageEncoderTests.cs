@@ -185,6 +185,14 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
         }
         using (var third = ImageBackbone.Create(ImageBackbone.ResNet18ThirdStage))
             Assert.Equal(224, third.Preprocessing.Width);
+        // The last stage's inner maps: 49 tokens of 512 each, and each its own map (its own cache identity).
+        foreach (var inner in new[] { ResNetTap.BeforeLastBlock, ResNetTap.AfterFirstLastStageBlock })
+        {
+            using var backbone = ImageBackbone.Create(inner.BackboneName);
+            using var tokens = backbone.Encode(File.ReadAllBytes(SharedData.Path("images", "ucm/3.tif")));
+            Assert.Equal(new long[] { 1, 49, 512 }, tokens.shape);
+            Assert.EndsWith("-" + inner.Name, backbone.Identity);
+        }
         using (var last = ImageBackbone.Create(ImageBackbone.ResNet18))
             Assert.Equal(_onnxRuntime.Identity, last.Identity);
         Assert.Throws<InvalidDataException>(() => ImageBackbone.Create("resnet50"));
