@@ -42,9 +42,8 @@ public sealed class ConstellationTests(ConstellationFixture fixture)
             Assert.True(response.TimingsMs.ContainsKey(stage), stage);
 
         using var model = ModelFolder.Load(ConstellationFixture.ModelDirectory);
-        using var encoder = new ResNetImageEncoder();
-        var pixels = ImageDecoder.Preprocess(ConstellationFixture.Sample("harbor"), ImagePreprocessing.ResNet18Cntk);
-        using var tokens = encoder.Encode(TorchSharp.torch.tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
+        using var backbone = ImageBackbone.For(model.Config);
+        using var tokens = backbone.Encode(File.ReadAllBytes(ConstellationFixture.Sample("harbor")));
         var expected = model.Caption(tokens, "Describe this image in detail.");
         Assert.Equal(expected.Caption, response.Caption);
         Assert.Equal(expected.Sections.Select(s => s.Text), response.Sections.Select(s => s.Text));

@@ -53,7 +53,7 @@ public sealed class ImageBackbone : IDisposable
     {
         if (name == InstructBlipVision)
             return InstructBlip(instructBlipCheckpoint ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device);
-        var tap = ResNetTap.All.FirstOrDefault(t => t.BackboneName == name)
+        var tap = ResNetTap.ByName(name)
             ?? throw new InvalidDataException($"unknown image encoder '{name}' ({string.Join(", ", Names)})");
         // The exported graphs take 224 px; a tiled tap takes its larger input, prepared the same way.
         var preprocessing = ImagePreprocessing.ResNet18Cntk with { ShortestEdge = tap.InputSize, Width = tap.InputSize, Height = tap.InputSize };

@@ -53,6 +53,33 @@ public sealed class OnnxGraphExecutor : IDisposable
         throw new KeyNotFoundException($"the graph has no value named '{output}'");
     }
 
+    /// <summary>
+    /// Multiply-adds of one pass from <paramref name="input"/> to <paramref name="output"/>: every Conv's (output
+    /// elements × input channels per group × kernel area) and Gemm's (rows × inner × columns), counted on the shapes the
+    /// pass really has. Elementwise work (norms, ReLU, adds, pools) is left out, as model tables leave it out.
+    /// </summary>
+    public long MultiplyAdds(Tensor input, string output)
+    {
+        using var scope = NewDisposeScope();
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputName] = input };
+        Tensor Get(string name) => values.TryGetValue(name, out var v) ? v : _weights[name];
+        long total = 0;
+        foreach (var node in _nodes)
+        {
+            var results = Execute(node, Get);
+            if (node.OpType == "Conv")
+            {
+                var w = Get(node.Inputs[1]);
+                total += results[0].numel() * w.shape[1] * w.shape[2] * w.shape[3];
+            }
+            else if (node.OpType == "Gemm")
+                total += results[0].numel() * (node.Int("transA", 0) == 1 ? Get(node.Inputs[0]).shape[0] : Get(node.Inputs[0]).shape[1]);
+            for (int i = 0; i < node.Outputs.Length; i++) values[node.Outputs[i]] = results[i];
+            if (node.Outputs.Contains(output)) return total;
+        }
+        throw new KeyNotFoundException($"the graph has no value named '{output}'");
+    }
+
     static Tensor[] Execute(OnnxNode node, Func<string, Tensor> get)
     {
         switch (node.OpType)

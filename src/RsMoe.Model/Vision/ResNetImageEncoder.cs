@@ -31,6 +31,9 @@ public sealed record ResNetTap(string Name, string Output, int Width, int Stride
     /// <summary>Every tap, the default first.</summary>
     public static IReadOnlyList<ResNetTap> All { get; } = [LastStage, ThirdStage, LastStageTiled, BeforeLastBlock, AfterFirstLastStageBlock];
 
+    /// <summary>The tap a config's image-encoder name means, or null when it names none.</summary>
+    public static ResNetTap? ByName(string backboneName) => All.FirstOrDefault(t => t.BackboneName == backboneName);
+
     /// <summary>The image-encoder name a config gives for this tap: <c>resnet18</c>, or <c>resnet18-</c> and the tap's name.</summary>
     public string BackboneName => Name.Length == 0 ? ImageBackbone.ResNet18 : ImageBackbone.ResNet18 + "-" + Name;
     public int InputSize => ResNetImageEncoder.TileSize * Tiles;
@@ -143,6 +146,14 @@ public sealed class ResNetImageEncoder : IImageEncoder
             maps.Add(_network!.Run(prepared, Tap.Output));
         }
         return cat(maps, 0);
+    }
+
+    /// <summary>Multiply-adds of one image from the network's input to the tapped map, counted on the graph (every tile's pass).</summary>
+    public long MultiplyAdds()
+    {
+        using var graph = new OnnxGraphExecutor(ModelPath);
+        using var pixels = zeros(1, 3, TileSize, TileSize);
+        return graph.MultiplyAdds(pixels, Tap.Output) * Tap.Tiles * Tap.Tiles;
     }
 
     /// <summary>Fixed 2-D sine-cosine codes [side², width]: half the channels encode the row, half the column.</summary>

@@ -173,6 +173,22 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
         Assert.Throws<InvalidDataException>(() => ResNetBlock.FromOnnx(before.ModelPath, ResNetTap.ThirdStage.Output + "_missing"));
     }
 
+    /// <summary>
+    /// The encoder's multiply-adds are counted on the graph's own shapes. This export's last stage has one identity
+    /// block more than torchvision's ResNet-18 (three, not two), so its map before that block costs exactly torchvision's
+    /// convolutions (stem 118,013,952 + stage one 462,422,016 + three later stages of 411,041,792 each, from the
+    /// architecture), and the last block adds two 3 × 3 × 512 × 512 convolutions on 7 × 7.
+    /// </summary>
+    [Fact]
+    public void MultiplyAddsAreCountedOnTheGraph()
+    {
+        using var before = new ResNetImageEncoder(tap: ResNetTap.BeforeLastBlock);
+        Assert.Equal(1_813_561_344L, before.MultiplyAdds());
+        Assert.Equal(1_813_561_344L + 2L * 3 * 3 * 512 * 512 * 7 * 7, _onnxRuntime.MultiplyAdds());
+        using var tiled = new ResNetImageEncoder(tap: ResNetTap.LastStageTiled);
+        Assert.Equal(4 * _onnxRuntime.MultiplyAdds(), tiled.MultiplyAdds());
+    }
+
     [Fact]
     public void EachBackboneNameGetsItsTapAndInputSize()
     {

@@ -13,14 +13,20 @@ public sealed class DefaultModel : IDisposable
     public static string Directory => ModelLocator.DefaultModelDirectory();
     public static string Sample(string name) => Path.Combine(Directory, "samples", name + ".png");
 
-    public RsMoeModel Model { get; } = ModelFolder.Load(Directory);
-    readonly ResNetImageEncoder _encoder = new();
+    public RsMoeModel Model { get; }
+    /// <summary>The image encoder the model's config names, as the image-encoder service must choose it.</summary>
+    readonly ImageBackbone _backbone;
+
+    public DefaultModel()
+    {
+        Model = ModelFolder.Load(Directory);
+        _backbone = ImageBackbone.For(Model.Config);
+    }
 
     /// <summary>Visual tokens [1, 49, 512] of a sample, as the image encoder service must give them.</summary>
     public float[] VisualTokens(string sample)
     {
-        var pixels = ImageDecoder.Preprocess(File.ReadAllBytes(Sample(sample)), ImagePreprocessing.ResNet18Cntk);
-        using var tokens = _encoder.Encode(TorchSharp.torch.tensor(pixels.Data, [1, 3, pixels.Height, pixels.Width]));
+        using var tokens = _backbone.Encode(File.ReadAllBytes(Sample(sample)));
         return tokens.data<float>().ToArray();
     }
 
@@ -31,6 +37,6 @@ public sealed class DefaultModel : IDisposable
     public void Dispose()
     {
         Model.Dispose();
-        _encoder.Dispose();
+        _backbone.Dispose();
     }
 }
