@@ -83,7 +83,7 @@ internal static class ImageEncoderBenchmarks
                 _ => throw new ArgumentException($"unknown engine '{name}' (libtorch, onnxruntime)"),
             };
             // What the service runs: the shipped model's map.
-            string backbone = RsMoe.Model.Moe.RsMoeConfig.Load(Path.Combine(RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory(), "rsmoe_config.json")).ImageEncoder;
+            string backbone = RsMoe.Model.Moe.ModelFolder.LoadConfig(RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory()).ImageEncoder;
             var encoder = new ResNetImageEncoder(engine: runner, tap: ResNetTap.ByName(backbone) ?? throw new InvalidDataException($"the default model's image encoder '{backbone}' is not a ResNet-18 map"));
             long multiplyAdds = encoder.MultiplyAdds();
             Func<float[], float> encode = p => { using var scope = NewDisposeScope(); return encoder.FeatureMap(tensor(p, [1, 3, 224, 224])).sum().item<float>(); };

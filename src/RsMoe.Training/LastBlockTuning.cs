@@ -30,10 +30,11 @@ public static class LastBlockTuning
         using var backbone = ImageBackbone.Create(tap.BackboneName);
         var cache = new FeatureCache(featureCache, backbone.Encoder, backbone.Preprocessing);
         using var positions = ResNetImageEncoder.SineCosinePositions(tap.Side, tap.Width);
-        Tensor Maps(IReadOnlyList<Photo> photos)
+        // The block's input maps [N, width, side, side]: the cached tokens without their position codes.
+        Tensor Maps(IEnumerable<string> paths)
         {
             using var scope = NewDisposeScope();
-            var maps = photos.Select(p => (cache.Get(p.Path) - positions).t().reshape(tap.Width, tap.Side, tap.Side)).ToArray();
+            var maps = paths.Select(path => (cache.Get(path) - positions).t().reshape(tap.Width, tap.Side, tap.Side)).ToArray();
             return stack(maps, 0).MoveToOuterDisposeScope();
         }
 
@@ -45,7 +46,7 @@ public static class LastBlockTuning
         foreach (var (c, i) in classIndex) masks[c.Benchmark, i] = 0f;
 
         log?.Invoke($"last-block tuning: {train.Count} train photos, {classes.Count} classes over {splits.Count} benchmarks; reading maps");
-        using var trainMaps = Maps(train);
+        using var trainMaps = Maps(train.Select(p => p.Path));
         using var trainLabels = tensor(train.Select(p => classIndex[(p.Benchmark, p.Label)]).ToArray());
         using var trainBenchmarks = tensor(train.Select(p => (long)p.Benchmark).ToArray());
 
@@ -110,11 +111,21 @@ public static class LastBlockTuning
         return (block, scores);
     }
 
+    public static string Markdown(IReadOnlyList<Score> scores)
+    {
+        var text = new System.Text.StringBuilder();
+        text.AppendLine("| benchmark | probe, ImageNet block | probe, tuned block | tuned head |");
+        text.AppendLine("|---|---:|---:|---:|");
+        foreach (var score in scores)
+            text.AppendLine($"| {score.Benchmark} | {100 * score.UntunedProbe:F2} % | {100 * score.TunedProbe:F2} % | {100 * score.TunedHead:F2} % |");
+        return text.ToString();
+    }
+
     /// <summary>[B, 2C]: mean and max over the map's positions, the probe's pooling.</summary>
     static Tensor Pool(Tensor map) => cat([map.mean([2, 3]), map.amax([2, 3])], 1);
 
     /// <summary>Pooled block outputs of a split's train and test photos.</summary>
-    static (Tensor Train, Tensor Test) Pooled(ResNetBlock block, LinearProbe.Split split, Func<IReadOnlyList<Photo>, Tensor> maps)
+    static (Tensor Train, Tensor Test) Pooled(ResNetBlock block, LinearProbe.Split split, Func<IEnumerable<string>, Tensor> maps)
     {
         Tensor Run(IReadOnlyList<(string Path, string Label)> photos)
         {
@@ -123,7 +134,7 @@ public static class LastBlockTuning
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                var batch = maps(photos.Skip(start).Take(256).Select(p => new Photo(p.Path, p.Label, 0)).ToList());
+                var batch = maps(photos.Skip(start).Take(256).Select(p => p.Path));
                 parts.Add(Pool(block.forward(batch)).MoveToOuterDisposeScope());
             }
             var all = cat(parts, 0);

@@ -43,7 +43,7 @@ public sealed class LinearProbeTests : IDisposable
 
         // Without a model, the image features the default model reads, so both runs share them.
         string model = RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory();
-        string encoder = RsMoe.Model.Moe.RsMoeConfig.Load(Path.Combine(model, "rsmoe_config.json")).ImageEncoder;
+        string encoder = RsMoe.Model.Moe.ModelFolder.LoadConfig(model).ImageEncoder;
         var result = Assert.Single(LinearProbe.Run([split], _cache, modelDirectory: null, imageEncoder: encoder));
         Assert.Equal(7, result.Classes);
         Assert.Equal(105, result.TrainPhotos);

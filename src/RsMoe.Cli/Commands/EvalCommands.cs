@@ -149,10 +149,7 @@ public static class EvalCommands
                     var (block, scores) = RsMoe.Training.LastBlockTuning.TuneAndProbe(splits, featureCache, new() { Epochs = epochs }, Console.Error.WriteLine);
                     using (block)
                     {
-                        Console.WriteLine("| benchmark | probe, ImageNet block | probe, tuned block | tuned head |");
-                        Console.WriteLine("|---|---:|---:|---:|");
-                        foreach (var score in scores)
-                            Console.WriteLine($"| {score.Benchmark} | {100 * score.UntunedProbe:F2} % | {100 * score.TunedProbe:F2} % | {100 * score.TunedHead:F2} % |");
+                        Console.WriteLine(RsMoe.Training.LastBlockTuning.Markdown(scores));
                         if (parse.GetValue(saveBlock) is { } blockFile)
                             RsMoe.Model.Checkpoints.SafetensorsWriter.Save(blockFile.FullName, block.state_dict());
                         if (parse.GetValue(output) is { } tuneFile)

@@ -41,16 +41,7 @@ public sealed class OnnxGraphExecutor : IDisposable
     public Tensor Run(Tensor input, string output)
     {
         using var scope = NewDisposeScope();
-        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputName] = input };
-        Tensor Get(string name) => values.TryGetValue(name, out var v) ? v : _weights.TryGetValue(name, out var w) ? w
-            : throw new InvalidDataException($"ONNX value '{name}' is used before it is computed");
-        foreach (var node in _nodes)
-        {
-            var results = Execute(node, Get);
-            for (int i = 0; i < node.Outputs.Length; i++) values[node.Outputs[i]] = results[i];
-            if (node.Outputs.Contains(output)) return values[output].MoveToOuterDisposeScope();
-        }
-        throw new KeyNotFoundException($"the graph has no value named '{output}'");
+        return Walk(input, output).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -61,21 +52,28 @@ public sealed class OnnxGraphExecutor : IDisposable
     public long MultiplyAdds(Tensor input, string output)
     {
         using var scope = NewDisposeScope();
-        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputName] = input };
-        Tensor Get(string name) => values.TryGetValue(name, out var v) ? v : _weights[name];
         long total = 0;
+        Walk(input, output, (node, get, results) => total += node.OpType switch
+        {
+            "Conv" => results[0].numel() * (get(node.Inputs[1]).numel() / get(node.Inputs[1]).shape[0]),
+            "Gemm" => results[0].numel() * get(node.Inputs[0]).shape[node.Int("transA", 0) == 1 ? 0 : 1],
+            _ => 0,
+        });
+        return total;
+    }
+
+    /// <summary>Executes the nodes in order until one yields <paramref name="output"/>; each node's results go to <paramref name="visit"/>.</summary>
+    Tensor Walk(Tensor input, string output, Action<OnnxNode, Func<string, Tensor>, Tensor[]>? visit = null)
+    {
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputName] = input };
+        Tensor Get(string name) => values.TryGetValue(name, out var v) ? v : _weights.TryGetValue(name, out var w) ? w
+            : throw new InvalidDataException($"ONNX value '{name}' is used before it is computed");
         foreach (var node in _nodes)
         {
             var results = Execute(node, Get);
-            if (node.OpType == "Conv")
-            {
-                var w = Get(node.Inputs[1]);
-                total += results[0].numel() * w.shape[1] * w.shape[2] * w.shape[3];
-            }
-            else if (node.OpType == "Gemm")
-                total += results[0].numel() * (node.Int("transA", 0) == 1 ? Get(node.Inputs[0]).shape[0] : Get(node.Inputs[0]).shape[1]);
+            visit?.Invoke(node, Get, results);
             for (int i = 0; i < node.Outputs.Length; i++) values[node.Outputs[i]] = results[i];
-            if (node.Outputs.Contains(output)) return total;
+            if (node.Outputs.Contains(output)) return values[output];
         }
         throw new KeyNotFoundException($"the graph has no value named '{output}'");
     }

@@ -15,11 +15,8 @@ public sealed class ResNetBlock : nn.Module<Tensor, Tensor>
     readonly Conv2d conv1;
     readonly Conv2d conv2;
 
-    public int Channels { get; }
-
     public ResNetBlock(int channels) : base(nameof(ResNetBlock))
     {
-        Channels = channels;
         conv1 = nn.Conv2d(channels, channels, 3, padding: 1);
         conv2 = nn.Conv2d(channels, channels, 3, padding: 1);
         RegisterComponents();
