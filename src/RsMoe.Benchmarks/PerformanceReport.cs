@@ -139,7 +139,7 @@ internal static class PerformanceReport
         }
         md.AppendLine();
         md.AppendLine("Through the real expert process (the default model's objects expert, gRPC on loopback, up to 64 new tokens, random prefixes).");
-        md.AppendLine("The default model's language model is tiny (hidden 192, 4 layers), so its requests are mostly prefill, tokenizing and");
+        md.AppendLine("The default model's language model is tiny (its shape is in `models/default/MODEL_CARD.md`), so its requests are mostly prefill, tokenizing and");
         md.AppendLine("gRPC rather than weight reads; the rows above show what batching does where the weights dominate.");
         md.AppendLine();
         md.AppendLine("| concurrent requests | requests | tokens | tokens/s | p50 ms per request |");
