@@ -23,10 +23,13 @@ public static class RealImageryEvaluation
 {
     public sealed record CaptionBenchmark(string Name, int Images, IReadOnlyDictionary<string, double> Merged, IReadOnlyDictionary<string, double> ThemeSection);
 
+    /// <summary>Theme accuracy over the photos taken at one of RSSCN7's scales.</summary>
+    public sealed record ScaleAccuracy(double Accuracy, int Photos);
+
     public sealed record Report(
         IReadOnlyList<CaptionBenchmark> Captions,
         IReadOnlyDictionary<string, double> VqaPerType, double VqaAccuracy, int VqaQuestions,
-        double ThemeAccuracy, IReadOnlyDictionary<string, double> ThemeAccuracyPerClass, int ThemePhotos,
+        double ThemeAccuracy, IReadOnlyDictionary<string, double> ThemeAccuracyPerClass, int ThemePhotos, IReadOnlyDictionary<int, ScaleAccuracy> ThemeAccuracyPerScale,
         IReadOnlyDictionary<string, double> EmptySectionShare, IReadOnlyDictionary<string, double> RepeatSectionShare, double EmptyAnswerShare, int RsicdMissingTestImages,
         string MeteorModules, double Seconds);
 
@@ -98,6 +101,7 @@ public static class RealImageryEvaluation
 
         // RSSCN7's validation photos: the theme section must name the class.
         var themeRight = new Dictionary<string, (int Right, int Total)>();
+        var scaleRight = new SortedDictionary<int, (int Right, int Total)>();
         var photos = Rsscn7.Split(real.Rsscn7, "val").GroupBy(p => p.Label).SelectMany(g => maxImages > 0 ? g.Take(maxImages / 7 + 1) : g).ToList();
         foreach (var photo in photos)
         {
@@ -108,12 +112,15 @@ public static class RealImageryEvaluation
             bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, photo.Label);
             var (r, t) = themeRight.GetValueOrDefault(photo.Label);
             themeRight[photo.Label] = (r + (right ? 1 : 0), t + 1);
-            records.Add(new { benchmark = "rsscn7-val", image_id = photo.File, label = photo.Label, caption = caption.Caption, theme_named = right });
+            var (sr, st) = scaleRight.GetValueOrDefault(photo.Scale);
+            scaleRight[photo.Scale] = (sr + (right ? 1 : 0), st + 1);
+            records.Add(new { benchmark = "rsscn7-val", image_id = photo.File, label = photo.Label, scale = photo.Scale, caption = caption.Caption, theme_named = right });
         }
         int themePhotos = themeRight.Values.Sum(v => v.Total);
         var report = new Report(benchmarks, vqa.PerType, vqa.Overall, vqa.Questions,
             themePhotos == 0 ? 0 : themeRight.Values.Sum(v => v.Right) / (double)themePhotos,
             themeRight.OrderBy(k => k.Key).ToDictionary(k => k.Key, k => k.Value.Right / (double)k.Value.Total), themePhotos,
+            scaleRight.ToDictionary(k => k.Key, k => new ScaleAccuracy(k.Value.Right / (double)k.Value.Total, k.Value.Total)),
             empty.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions),
             repeats.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions), answers == 0 ? 0 : emptyAnswers / (double)answers,
             rsicd.Missing.GetValueOrDefault("test"), meteorModules, clock.Elapsed.TotalSeconds);
@@ -150,6 +157,8 @@ public static class RealImageryEvaluation
         sb.AppendLine($"**Theme accuracy on RSSCN7's validation photos** ({report.ThemePhotos}; the theme section must name the class): {F(report.ThemeAccuracy)} %").AppendLine();
         sb.AppendLine($"| {string.Join(" | ", report.ThemeAccuracyPerClass.Keys)} |").AppendLine($"|{string.Concat(Enumerable.Repeat("---|", report.ThemeAccuracyPerClass.Count))}");
         sb.AppendLine($"| {string.Join(" | ", report.ThemeAccuracyPerClass.Values.Select(F))} |").AppendLine();
+        sb.AppendLine("By RSSCN7's scale (training photos are at scales 1–3; 4, the farthest, only in zoomed-out mosaics): " +
+            string.Join(", ", report.ThemeAccuracyPerScale.Select(s => $"scale {s.Key} ({s.Value.Photos} photos) {F(s.Value.Accuracy)} %")) + ".").AppendLine();
         sb.AppendLine($"**Empty output** over every caption ({string.Join(", ", report.Captions.Select(c => $"{c.Images} {c.Name}"))}, {report.ThemePhotos} RSSCN7) and question above: " +
             $"sections {string.Join(", ", report.EmptySectionShare.Select(e => $"{e.Key} {F(e.Value)} %"))}; answers {F(report.EmptyAnswerShare)} %. " +
             $"Sections that only repeat an earlier section (kept in the section, once in the caption): {string.Join(", ", report.RepeatSectionShare.Select(e => $"{e.Key} {F(e.Value)} %"))}.");

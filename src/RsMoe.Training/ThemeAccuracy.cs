@@ -8,13 +8,16 @@ namespace RsMoe.Training;
 /// <summary>Theme accuracy on real photographs: does the theme section name the RSSCN7 class of the photo?</summary>
 public static class ThemeAccuracy
 {
-    /// <summary>Words that count as naming each RSSCN7 class.</summary>
+    /// <summary>
+    /// Words that count as naming each RSSCN7 class: the class's own words and the training sets' labels for the same
+    /// ground (RSICD and AID call a lake a <c>pond</c>; UCM's <c>agricultural</c>).
+    /// </summary>
     public static readonly Dictionary<string, string[]> Keywords = new()
     {
         ["aGrass"] = ["grass", "grassland", "meadow", "lawn"],
         ["bField"] = ["farmland", "field", "fields", "agricultural", "farming", "cropland"],
         ["cIndustry"] = ["industrial", "factory", "industry"],
-        ["dRiverLake"] = ["river", "lake", "water", "riverside"],
+        ["dRiverLake"] = ["river", "lake", "water", "riverside", "pond", "ponds"],
         ["eForest"] = ["forest", "wooded", "woods"],
         ["fResident"] = ["residential", "housing", "neighborhood", "houses"],
         ["gParking"] = ["parking", "car park"],

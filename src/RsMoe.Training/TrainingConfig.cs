@@ -22,14 +22,15 @@ public sealed record TrainingConfig
     public string? Data { get; init; } = "data/synth";
     public string? Rsscn7 { get; init; }
     /// <summary>
-    /// Zoomed-out views per RSSCN7 training photo: 2×2 mosaics of it and three other photos of its class, each at half
-    /// size, as if seen from twice as high. RSSCN7's classes run from fine to coarse scale and the photos users bring
-    /// come at any scale; the training split holds the fine ones. 0 = none.
+    /// Zoomed-out views per RSSCN7 training photo: 2×2 mosaics of it and three other photos of its class at its scale,
+    /// each at half size, as if seen from twice as high. RSSCN7's classes run from fine to coarse scale and the photos
+    /// users bring come at any scale; the training split holds the fine ones. 0 = none.
     /// </summary>
     public int Rsscn7Mosaics { get; init; }
     /// <summary>
-    /// Farther views per RSSCN7 training photo: 4×4 mosaics of it and fifteen other photos of its class, each at a
-    /// quarter size, as if seen from four times as high (RSSCN7's coarsest scale, which no training photo shows). 0 = none.
+    /// Farther views per RSSCN7 training photo: 4×4 mosaics of it and fifteen other photos of its class at its scale,
+    /// each at a quarter size, as if seen from four times as high (from scale 2, RSSCN7's coarsest scale, which no
+    /// training photo shows). 0 = none.
     /// </summary>
     public int Rsscn7FarMosaics { get; init; }
     /// <summary>

@@ -103,18 +103,19 @@ public static class TrainingSamples
         if (config.Rsscn7 is { } rsscn7)
         {
             // Real photographs at four scales: their class's sentences and the theme question, for each photo and for
-            // zoomed-out mosaics of it with others of its class.
+            // zoomed-out mosaics of it with others of its class at its scale, so that a k×k mosaic shows the ground k
+            // times farther away than its photos (the training photos are at scales 1–3; the farthest, 4, is seen only so).
             var random = new Random(config.Seed);
             var photos = RsMoe.Data.Datasets.Rsscn7.Split(rsscn7, "train");
-            var byClass = photos.GroupBy(p => p.Label).ToDictionary(g => g.Key, g => g.Select(p => p.Path).ToArray());
-            foreach (var (path, label, _) in photos)
+            var byClassAndScale = photos.GroupBy(p => (p.Label, p.Scale)).ToDictionary(g => g.Key, g => g.Select(p => p.Path).ToArray());
+            foreach (var photo in photos)
             {
-                AddRsscn7(config, label, path, null, random, stage1, stage2);
+                AddRsscn7(config, photo.Label, photo.Path, null, random, stage1, stage2);
                 foreach (var (count, others) in (IEnumerable<(int, int)>)[(config.Rsscn7Mosaics, 3), (config.Rsscn7FarMosaics, 15)])
                     for (int m = 0; m < count; m++)
                     {
-                        var with = byClass[label].Where(p => p != path).OrderBy(_ => random.Next()).Take(others).ToArray();
-                        if (with.Length == others) AddRsscn7(config, label, path, with, random, stage1, stage2);
+                        var with = byClassAndScale[(photo.Label, photo.Scale)].Where(p => p != photo.Path).OrderBy(_ => random.Next()).Take(others).ToArray();
+                        if (with.Length == others) AddRsscn7(config, photo.Label, photo.Path, with, random, stage1, stage2);
                     }
             }
         }

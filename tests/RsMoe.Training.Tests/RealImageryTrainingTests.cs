@@ -42,8 +42,13 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         Assert.Equal(new Dictionary<string, int> { ["ucm-captions"] = 21, ["rsicd"] = 30, ["rsscn7"] = 7 }, classesPerDataset);
         Assert.Contains(stage1, s => s.ImagePath.EndsWith("airport_103.jpg", StringComparison.Ordinal) && s.Scene == "rsicd:airport");
         // Zoomed-out views: each RSSCN7 training photo leads two 2×2 mosaics of four different training photos of its
-        // class and one 4×4 mosaic of sixteen.
-        var rsscn7Train = Rsscn7.Split(SharedData.Path("rsscn7"), "train").ToDictionary(p => p.Path, p => p.Label);
+        // class and one 4×4 mosaic of sixteen, all at its scale (a genuine zoom-out: 1, 2 and 3 in the training split).
+        var rsscn7Photos = Rsscn7.Split(SharedData.Path("rsscn7"), "train");
+        Assert.Equal([1, 2, 3], rsscn7Photos.Select(p => p.Scale).Distinct().Order());
+        Assert.Equal(3, rsscn7Photos.Single(p => p.File == "gParking/g201.jpg").Scale);
+        Assert.Equal(2, rsscn7Photos.Single(p => p.File == "gParking/g200.jpg").Scale);
+        var rsscn7Train = rsscn7Photos.ToDictionary(p => p.Path, p => p.Label);
+        var scaleOf = rsscn7Photos.ToDictionary(p => p.Path, p => p.Scale);
         var mosaics = stage1.Where(s => s.MosaicWith is not null).ToList();
         Assert.Equal(2 * 1680, mosaics.Count(s => s.Images.Count == 4));
         Assert.Equal(1680, mosaics.Count(s => s.Images.Count == 16));
@@ -51,7 +56,9 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         {
             Assert.Equal(s.Images.Count, s.Images.Distinct().Count());
             Assert.All(s.Images, image => Assert.Equal($"rsscn7:{rsscn7Train[image]}", s.Scene));
+            Assert.Single(s.Images.Select(image => scaleOf[image]).Distinct());
         });
+        Assert.Contains(mosaics, s => s.Images.Count == 16 && scaleOf[s.ImagePath] == 2);   // RSSCN7's farthest scale, 4
         Assert.Equal(3 * 1680 * 4, stage2.Count(s => s.MosaicWith is not null));   // three sections and the theme question
         // Turned views: about half of each single photo's examples show it in one other orientation, fixed per photo;
         // none whose words name a side of the frame, and no mosaic.
@@ -152,6 +159,14 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         });
         using (var fourExperts = ModelFolder.Load(Path.Combine(folder, "experts-4", "run", "model")))
             Assert.Equal(4, fourExperts.Experts.Count);
+        // The RSSCN7 theme accuracy is also kept per scale: the first validation photo of each class is at scale 3.
+        using (var scores = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "experts-4", "eval", "scores.json"))))
+        {
+            var perScale = scores.RootElement.GetProperty("theme_accuracy_per_scale");
+            Assert.Equal(["3"], perScale.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(7, perScale.GetProperty("3").GetProperty("photos").GetInt32());
+            Assert.InRange(perScale.GetProperty("3").GetProperty("accuracy").GetDouble(), 0, 1);
+        }
         var table = File.ReadAllLines(Path.Combine(folder, "ablations.md")).Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
         Assert.Equal(1 + rows.Count, table.Count);   // the header and one line a run
     }
