@@ -112,7 +112,7 @@ public sealed class ThemeAccuracyTests
     [InlineData("This is an aerial image of a residential neighborhood.", "fResident", true)]
     [InlineData("This is an aerial image of a harbor area.", "dRiverLake", false)]
     [InlineData("Many green trees are around an irregular pond.", "dRiverLake", true)]
-    [InlineData("Several ponds are next to a river.", "dRiverLake", true)]
+    [InlineData("Several ponds are surrounded by green trees.", "dRiverLake", true)]
     [InlineData("The image shows a large parking lot seen from above.", "gParking", true)]
     [InlineData("This is an aerial image of farmland.", "aGrass", false)]
     public void AThemeNamesAClassByItsWords(string theme, string label, bool names) =>
