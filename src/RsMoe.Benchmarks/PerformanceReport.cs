@@ -205,9 +205,9 @@ internal static class PerformanceReport
             var ratios = engines.Select(p => $"{p.Peer.MsPerImage / p.Ours.MsPerImage:F2}× ONNX Runtime's speed at {p.Ours.Threads} thread{(p.Ours.Threads > 1 ? "s" : "")}");
             var oursFaster = engines.Where(p => p.Ours.MsPerImage < p.Peer.MsPerImage).Select(p => p.Ours.Threads).ToList();
             md.AppendLine();
-            md.AppendLine($"The libtorch executor runs at {string.Join(", ", ratios)}. The image-encoder service runs ONNX Runtime on the CPU " +
-                (oursFaster.Count == 0 ? "(its default there), the faster engine at every thread count in this run."
-                    : $"(its default there), although the libtorch executor was faster in this run at {string.Join(" and ", oursFaster)} thread(s): ONNX Runtime's runs vary least, and one run's order is not a verdict."));
+            md.AppendLine($"The libtorch executor runs at {string.Join(", ", ratios)}. The image-encoder service runs ONNX Runtime on the CPU (its default there), " +
+                (oursFaster.Count == 0 ? "the faster engine at every thread count in this run."
+                    : $"although the libtorch executor was faster in this run at {string.Join(" and ", oursFaster)} thread(s): ONNX Runtime's runs vary least, and one run's order is not a verdict."));
         }
         return md.ToString();
     }

@@ -100,8 +100,7 @@ public static class RealImageryEvaluation
         var vqa = VqaEvaluator.Score(vqaQuestions, vqaAnswers);
 
         // RSSCN7's validation photos: the theme section must name the class.
-        var themeRight = new Dictionary<string, (int Right, int Total)>();
-        var scaleRight = new SortedDictionary<int, (int Right, int Total)>();
+        var themeOutcomes = new List<(Rsscn7Photo Photo, bool Right)>();
         var photos = Rsscn7.Split(real.Rsscn7, "val").GroupBy(p => p.Label).SelectMany(g => maxImages > 0 ? g.Take(maxImages / 7 + 1) : g).ToList();
         foreach (var photo in photos)
         {
@@ -110,17 +109,14 @@ public static class RealImageryEvaluation
             captions++;
             Count(caption.Sections);
             bool right = RsMoe.Training.ThemeAccuracy.Names(caption.Sections[0].Text, photo.Label);
-            var (r, t) = themeRight.GetValueOrDefault(photo.Label);
-            themeRight[photo.Label] = (r + (right ? 1 : 0), t + 1);
-            var (sr, st) = scaleRight.GetValueOrDefault(photo.Scale);
-            scaleRight[photo.Scale] = (sr + (right ? 1 : 0), st + 1);
+            themeOutcomes.Add((photo, right));
             records.Add(new { benchmark = "rsscn7-val", image_id = photo.File, label = photo.Label, scale = photo.Scale, caption = caption.Caption, theme_named = right });
         }
-        int themePhotos = themeRight.Values.Sum(v => v.Total);
+        static double Share(IEnumerable<(Rsscn7Photo Photo, bool Right)> outcomes) => outcomes.Select(o => o.Right ? 1.0 : 0.0).DefaultIfEmpty().Average();
         var report = new Report(benchmarks, vqa.PerType, vqa.Overall, vqa.Questions,
-            themePhotos == 0 ? 0 : themeRight.Values.Sum(v => v.Right) / (double)themePhotos,
-            themeRight.OrderBy(k => k.Key).ToDictionary(k => k.Key, k => k.Value.Right / (double)k.Value.Total), themePhotos,
-            scaleRight.ToDictionary(k => k.Key, k => new ScaleAccuracy(k.Value.Right / (double)k.Value.Total, k.Value.Total)),
+            Share(themeOutcomes),
+            themeOutcomes.GroupBy(o => o.Photo.Label).OrderBy(g => g.Key).ToDictionary(g => g.Key, Share), themeOutcomes.Count,
+            themeOutcomes.GroupBy(o => o.Photo.Scale).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => new ScaleAccuracy(Share(g), g.Count())),
             empty.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions),
             repeats.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions), answers == 0 ? 0 : emptyAnswers / (double)answers,
             rsicd.Missing.GetValueOrDefault("test"), meteorModules, clock.Elapsed.TotalSeconds);
