@@ -1,6 +1,7 @@
 using System.Text;
 using RsMoe.Captions;
 using RsMoe.Data.Datasets;
+using RsMoe.Model;
 using RsMoe.Model.Moe;
 using RsMoe.Model.Vision;
 using TorchSharp;
@@ -112,12 +113,12 @@ public static class LinearProbe
         var weights = nn.Parameter(zeros(x.shape[1], classes.Length));
         var bias = nn.Parameter(zeros(classes.Length));
         var optimizer = optim.Adam([weights, bias], lr: 0.01);
-        double penalty = l2 / x.shape[0];
+        using Scalar penalty = l2 / x.shape[0];   // held for the loop: a temporary Scalar may be finalised mid-call (see Scalars)
         for (int step = 0; step < Steps; step++)
         {
             using var stepScope = NewDisposeScope();
             optimizer.zero_grad();
-            (nn.functional.cross_entropy(x.matmul(weights) + bias, y) + weights.square().sum() * penalty).backward();
+            nn.functional.cross_entropy(x.matmul(weights).add(bias, Scalars.One), y).add(weights.mul(weights).sum().mul(penalty), Scalars.One).backward();
             optimizer.step();
         }
         using var noGrad = no_grad();

@@ -27,7 +27,8 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var dtype = input.dtype;
         var h = input.to_type(ScalarType.Float32);
-        h = h * h.square().mean([-1L], keepdim: true).add_(_epsScalar, Scalars.One).rsqrt_();
+        // h·h, not square(): TorchSharp's square() is pow(2) with a temporary Scalar the GC may finalise mid-call (see Scalars).
+        h = h * h.mul(h).mean([-1L], keepdim: true).add_(_epsScalar, Scalars.One).rsqrt_();
         return (weight * h.to_type(dtype)).MoveToOuterDisposeScope();
     }
 }
