@@ -20,8 +20,9 @@ internal static class ImageEncoderBenchmarks
     /// <param name="PeakGflops">The cores' fp32 fused-multiply-add peak at these threads, measured: the compute ceiling.</param>
     /// <param name="Encoder">The image-encoder name timed: the shipped model's.</param>
     /// <param name="MultiplyAdds">Of one image up to that encoder's map, counted on the graph's convolutions.</param>
+    /// <param name="Orientations">How many orientations of a photo the shipped model averages: the service's passes per new photo (each row times one).</param>
     public sealed record Row(string Engine, int Threads, int Images, double MsPerImage, double MsMin, double MsMax, double PeakRssMiB,
-        double PeakGflops, int Repetitions = 1, string? Native = null, string Encoder = ImageBackbone.ResNet18, double MultiplyAdds = 0)
+        double PeakGflops, int Repetitions = 1, string? Native = null, string Encoder = ImageBackbone.ResNet18, double MultiplyAdds = 0, int Orientations = 1)
     {
         /// <summary>The time the multiply-adds take at the measured peak.</summary>
         public double FloorMs => 2 * MultiplyAdds / (PeakGflops * 1e9) * 1000;
@@ -83,7 +84,8 @@ internal static class ImageEncoderBenchmarks
                 _ => throw new ArgumentException($"unknown engine '{name}' (libtorch, onnxruntime)"),
             };
             // What the service runs: the shipped model's map.
-            string backbone = RsMoe.Model.Moe.ModelFolder.LoadConfig(RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory()).ImageEncoder;
+            var shipped = RsMoe.Model.Moe.ModelFolder.LoadConfig(RsMoe.Model.Moe.ModelLocator.DefaultModelDirectory());
+            string backbone = shipped.ImageEncoder;
             var encoder = new ResNetImageEncoder(engine: runner, tap: ResNetTap.ByName(backbone) ?? throw new InvalidDataException($"the default model's image encoder '{backbone}' is not a ResNet-18 map"));
             long multiplyAdds = encoder.MultiplyAdds();
             Func<float[], float> encode = p => { using var scope = NewDisposeScope(); return encoder.FeatureMap(tensor(p, [1, 3, 224, 224])).sum().item<float>(); };
@@ -102,7 +104,8 @@ internal static class ImageEncoderBenchmarks
                 }
                 times.Sort();
                 Console.WriteLine(JsonSerializer.Serialize(new Row(name, t, times.Count, Math.Round(times[times.Count / 2], 2), times[0], times[^1],
-                    Math.Round(BenchmarkProcess.PeakRssMiB(), 0), Math.Round(FmaPeakGflops(t), 1), Native: native, Encoder: backbone, MultiplyAdds: multiplyAdds)));
+                    Math.Round(BenchmarkProcess.PeakRssMiB(), 0), Math.Round(FmaPeakGflops(t), 1), Native: native, Encoder: backbone, MultiplyAdds: multiplyAdds,
+                    Orientations: shipped.ImageOrientations)));
             }
             return 0;
         });

@@ -208,6 +208,14 @@ internal static class PerformanceReport
             md.AppendLine($"The libtorch executor runs at {string.Join(", ", ratios)}. The image-encoder service runs ONNX Runtime on the CPU (its default there), " +
                 (oursFaster.Count == 0 ? "the faster engine at every thread count in this run."
                     : $"although the libtorch executor was faster in this run at {string.Join(" and ", oursFaster)} thread(s): ONNX Runtime's runs vary least, and one run's order is not a verdict."));
+            int orientations = encoder[0].Orientations;
+            if (orientations > 1 && encoder.FirstOrDefault(x => x.Engine == "onnxruntime" && x.Threads == encoder.Max(e => e.Threads)) is { } service)
+            {
+                md.AppendLine();
+                md.AppendLine($"Each row times one pass. The shipped model averages every photo's map over {orientations} orientations (`image_orientations`; " +
+                    $"the model card says what it buys), so the service makes {orientations} passes for a new photo, about {orientations * service.MsPerImage:F0} ms at " +
+                    $"{service.Threads} threads from this table; a feature-cache hit skips them all (section 6).");
+            }
         }
         return md.ToString();
     }

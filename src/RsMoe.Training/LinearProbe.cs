@@ -52,7 +52,9 @@ public static class LinearProbe
         using var model = modelDirectory is null ? null : ModelFolder.Load(modelDirectory, sharedBase: true);
         if (model is not null && imageEncoder is not null && imageEncoder != model.Config.ImageEncoder)
             throw new ArgumentException($"the model reads {model.Config.ImageEncoder} features; probe {imageEncoder} without a model");
-        using var backbone = model is null ? ImageBackbone.Create(imageEncoder ?? ImageBackbone.ResNet18, null) : ImageBackbone.For(model.Config);
+        // Each photo as it is, even for a model that averages orientations: the probes compare maps and prefixes, and
+        // eight passes over 11,000 train photos would cost the better part of an hour here.
+        using var backbone = model is null ? ImageBackbone.Create(imageEncoder ?? ImageBackbone.ResNet18, null) : ImageBackbone.For(model.Config with { ImageOrientations = 1 });
         log?.Invoke($"image features: {backbone.Identity}");
         var cache = new FeatureCache(featureCache, backbone.Encoder, backbone.Preprocessing);
         var results = new List<Benchmark>();

@@ -31,17 +31,20 @@ public static class RealImageryEvaluation
         IReadOnlyDictionary<string, double> VqaPerType, double VqaAccuracy, int VqaQuestions,
         double ThemeAccuracy, IReadOnlyDictionary<string, double> ThemeAccuracyPerClass, int ThemePhotos, IReadOnlyDictionary<int, ScaleAccuracy> ThemeAccuracyPerScale,
         IReadOnlyDictionary<string, double> EmptySectionShare, IReadOnlyDictionary<string, double> RepeatSectionShare, double EmptyAnswerShare, int RsicdMissingTestImages,
-        string MeteorModules, double Seconds);
+        string MeteorModules, int ImageOrientations, double Seconds);
 
+    /// <param name="imageOrientations">How many orientations the image encoder averages (default: the model's own).</param>
     public static Report Run(string modelDirectory, string sharedData, string outputDirectory, string featureCache, int maxImages = 0, Action<string>? log = null,
-        RsMoe.Model.Generation.GenerationOptions? captionOptions = null, RsMoe.Model.Decoding.DecodeWeightFormat decodeWeights = RsMoe.Model.Decoding.DecodeWeightFormat.Full)
+        RsMoe.Model.Generation.GenerationOptions? captionOptions = null, RsMoe.Model.Decoding.DecodeWeightFormat decodeWeights = RsMoe.Model.Decoding.DecodeWeightFormat.Full,
+        int? imageOrientations = null)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(outputDirectory);
         var real = new RealImagery(sharedData);
         using var model = ModelFolder.Load(modelDirectory, sharedBase: true);
         model.UseDecodeWeights(decodeWeights);
-        using var backbone = ImageBackbone.For(model.Config);
+        var config = model.Config with { ImageOrientations = imageOrientations ?? model.Config.ImageOrientations };
+        using var backbone = ImageBackbone.For(config);
         var cache = new FeatureCache(featureCache, backbone.Encoder, backbone.Preprocessing);
         var roles = model.Config.Router.ExpertRoles;
         var empty = roles.ToDictionary(r => r, _ => 0);
@@ -119,7 +122,7 @@ public static class RealImageryEvaluation
             themeOutcomes.GroupBy(o => o.Photo.Scale).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => new ScaleAccuracy(Share(g), g.Count())),
             empty.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions),
             repeats.ToDictionary(e => e.Key, e => captions == 0 ? 0 : e.Value / (double)captions), answers == 0 ? 0 : emptyAnswers / (double)answers,
-            rsicd.Missing.GetValueOrDefault("test"), meteorModules, clock.Elapsed.TotalSeconds);
+            rsicd.Missing.GetValueOrDefault("test"), meteorModules, config.ImageOrientations, clock.Elapsed.TotalSeconds);
 
         var json = new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
         File.WriteAllText(Path.Combine(outputDirectory, "predictions.json"), JsonSerializer.Serialize(records, json));
@@ -134,6 +137,7 @@ public static class RealImageryEvaluation
     public static string Markdown(Report report)
     {
         var sb = new StringBuilder();
+        sb.AppendLine($"Image features: each photo's map averaged over {report.ImageOrientations} orientation{(report.ImageOrientations == 1 ? "" : "s")} (`image_orientations`).").AppendLine();
         foreach (var b in report.Captions)
         {
             string title = b.Name == "ucm" ? $"UCM-captions test ({b.Images} images)"

@@ -37,6 +37,7 @@ public sealed class Trainer
     public TrainingReport Run(string? resumeFrom = null)
     {
         var clock = Stopwatch.StartNew();
+        _ = SquareOrientation.First(_config.ImageOrientations);   // a bad count fails now, not after an hour of training
         Directory.CreateDirectory(_config.Output);
         File.WriteAllText(Path.Combine(_config.Output, "config.json"), _config.ToJson());
         var (stage1, stage2) = TrainingSamples.Build(_config);
@@ -164,6 +165,7 @@ public sealed class Trainer
                 HiddenSize = _config.LlmHiddenSize, NumHiddenLayers = _config.LlmLayers, IntermediateSize = _config.LlmIntermediateSize, HeadDim = _config.LlmHiddenSize / heads,
             },
             ImageEncoder = _config.ImageEncoder,
+            ImageOrientations = _config.ImageOrientations,
             VisionHiddenSize = visionWidth,
             QFormer = config.QFormer with { HiddenSize = _config.QFormerHiddenSize, IntermediateSize = 2 * _config.QFormerHiddenSize, EncoderHiddenSize = visionWidth },
             VisualSummaryToken = _config.VisualSummaryToken,

@@ -64,6 +64,11 @@ public sealed record TrainingConfig
     /// <see cref="InstructBlip"/>).
     /// </summary>
     public string ImageEncoder { get; init; } = "resnet18";
+    /// <summary>
+    /// The trained model's <see cref="RsMoe.Model.Moe.RsMoeConfig.ImageOrientations"/>: how many orientations of a photo its image encoder
+    /// averages at inference. Training itself encodes each view once.
+    /// </summary>
+    public int ImageOrientations { get; init; } = 1;
     /// <summary>A Hugging Face InstructBLIP folder (vision_model, qformer, query_tokens, language_projection; qformer_tokenizer/vocab.txt).</summary>
     public string? InstructBlip { get; init; }
     /// <summary>A Hugging Face LlamaForCausalLM folder for the experts (Llama-3.2-1B/3B, Vicuna-7B), with its tokenizer.</summary>
@@ -156,6 +161,7 @@ public sealed record TrainingConfig
             Stage0Epochs = 1.5, Stage0LearningRate = 2e-3, Stage0BatchSize = 32, VocabularyMinCount = 2,
             Epochs = 3, Stage2Epochs = 1.5, BatchSize = 32, LearningRate = 1e-3, Stage2LearningRate = 2e-3, WarmupEpochs = 0.05,
             LlmHiddenSize = 256, LlmLayers = 4, LlmIntermediateSize = 688, QFormerHiddenSize = 128, SceneLossWeight = 0.5, Rsscn7Mosaics = 2, Rsscn7FarMosaics = 1,
+            ImageOrientations = 8,
         },
         "ci" => new TrainingConfig { Stage = "two-stage", Epochs = 3, Stage2Epochs = 2, BatchSize = 8, LearningRate = 3e-3, Stage2LearningRate = 2e-3, TrainImages = 48, WarmupEpochs = 0.3 },
         _ => throw new ArgumentException($"unknown preset '{name}' (real, default, default-rsscn7, ci)"),

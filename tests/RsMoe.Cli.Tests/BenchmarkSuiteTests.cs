@@ -47,6 +47,9 @@ public sealed class BenchmarkSuiteTests
             Assert.DoesNotContain("quoted from the performance issue", markdown);
             Assert.Contains("--quick", markdown);
             Assert.Contains("| tiny | 2 | q8_0 |", markdown);
+            // The shipped model averages orientations, so the report turns one timed pass into the service's cost per new photo.
+            Assert.All(root.GetProperty("ImageEncoder").EnumerateArray(), r => Assert.Equal(8, r.GetProperty("Orientations").GetInt32()));
+            Assert.Contains("the service makes 8 passes for a new photo", markdown);
         }
         finally
         {

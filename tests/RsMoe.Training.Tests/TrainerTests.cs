@@ -88,15 +88,26 @@ public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
         Assert.True(second.FeatureCacheHits >= 32);
     }
 
-    /// <summary>Another ResNet-18 tap is a training option: the model is built for its tokens and names it, so every service encodes with it.</summary>
+    /// <summary>
+    /// Another ResNet-18 tap is a training option: the model is built for its tokens and names it, so every service
+    /// encodes with it; so is averaging orientations, which the model names for inference while training reads each
+    /// view once (its cache holds single-orientation maps only).
+    /// </summary>
     [Fact]
     public void AModelTrainedOnTheThirdStageIsBuiltForItsTokensAndNamesIt()
     {
-        var report = new Trainer(Config("layer3") with { Stage = "stage1", MaxSteps = 1, ImageEncoder = RsMoe.Model.Vision.ImageBackbone.ResNet18ThirdStage }, _output.WriteLine).Run();
+        var config = Config("layer3") with { Stage = "stage1", MaxSteps = 1, ImageEncoder = RsMoe.Model.Vision.ImageBackbone.ResNet18ThirdStage, ImageOrientations = 2 };
+        var report = new Trainer(config, _output.WriteLine).Run();
         using var model = ModelFolder.Load(report.ModelDirectory);
         Assert.Equal(RsMoe.Model.Vision.ImageBackbone.ResNet18ThirdStage, model.Config.ImageEncoder);
         Assert.Equal(256, model.Config.VisionHiddenSize);
+        Assert.Equal(2, model.Config.ImageOrientations);
+        var caches = Directory.GetDirectories(Path.Combine(config.Output, "..", "feature-cache")).Select(Path.GetFileName).ToList();
+        Assert.Contains(caches, c => c!.EndsWith("-layer3"));
+        Assert.DoesNotContain(caches, c => c!.Contains("orientations"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(config with { ImageOrientations = 3 }, _output.WriteLine).Run());
         using var backbone = RsMoe.Model.Vision.ImageBackbone.For(model.Config);
+        Assert.EndsWith("-layer3-orientations2", backbone.Identity);
         using var scope = NewDisposeScope();
         var image = Directory.EnumerateFiles(_data.Directory, "*.png", SearchOption.AllDirectories).First();
         var tokens = backbone.Encode(File.ReadAllBytes(image));
@@ -153,6 +164,7 @@ public sealed class TrainingConfigTests
         // A run's saved config.json trains the same run again: the real preset (no synthetic data) reads back equal.
         File.WriteAllText(Path.Combine(dir, "saved.json"), TrainingConfig.Preset("real").ToJson());
         Assert.Equal(TrainingConfig.Preset("real"), TrainingConfig.Load(Path.Combine(dir, "saved.json")));
+        Assert.Equal(8, TrainingConfig.Preset("real").ImageOrientations);
         foreach (var paper in Directory.GetFiles(FindConfigs(), "*.json"))
             Assert.Equal("instructblip", TrainingConfig.Load(paper).ImageEncoder);
     }

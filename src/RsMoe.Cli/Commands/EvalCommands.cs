@@ -42,9 +42,10 @@ public static class EvalCommands
         var penalty = new Option<double?>("--repetition-penalty") { Description = "Captions' repetition penalty (default: the product's)" };
         var beams = new Option<int?>("--num-beams") { Description = "Captions' beam width (default: the product's)" };
         var weights = LocalInferenceCommands.WeightsOption();
+        var orientations = new Option<int?>("--image-orientations") { Description = "Orientations of each photo the image encoder averages: 1, 2, 4 or 8 (default: the model's)" };
         var command = new Command("real", "Captions on UCM-captions and RSICD test, RSIVQA accuracy, RSSCN7 theme accuracy and empty outputs, beside published scores")
         {
-            model, shared, output, cache, max, penalty, beams, weights,
+            model, shared, output, cache, max, penalty, beams, weights, orientations,
         };
         command.SetAction(parse =>
         {
@@ -53,7 +54,8 @@ public static class EvalCommands
                 var report = RsMoe.Training.RealImageryEvaluation.Run(parse.GetValue(model)?.FullName ?? LocalInferenceCommands.DefaultModelDirectory(),
                     parse.GetValue(shared)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(cache)?.FullName ?? Path.GetFullPath("runs/feature-cache"),
                     parse.GetValue(max), Console.Error.WriteLine,
-                    CaptionOptions(parse.GetValue(penalty), parse.GetValue(beams)), RsMoe.Model.Decoding.DecodeWeightFormats.Parse(parse.GetValue(weights)!));
+                    CaptionOptions(parse.GetValue(penalty), parse.GetValue(beams)), RsMoe.Model.Decoding.DecodeWeightFormats.Parse(parse.GetValue(weights)!),
+                    parse.GetValue(orientations));
                 Console.WriteLine(RsMoe.Training.RealImageryEvaluation.Markdown(report));
                 return 0;
             }

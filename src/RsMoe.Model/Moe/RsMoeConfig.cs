@@ -19,6 +19,11 @@ public sealed record RsMoeConfig
     /// trained; a service may name another copy).</summary>
     public string? VisionCheckpoint { get; init; }
     public int VisionHiddenSize { get; init; } = 512;
+    /// <summary>
+    /// How many orientations of each photo the image encoder averages its map over at inference (1, 2, 4 or 8 of
+    /// <see cref="Vision.SquareOrientation.All"/>): an aerial photo has no up. Training encodes each view once.
+    /// </summary>
+    public int ImageOrientations { get; init; } = 1;
     public QFormerConfig QFormer { get; init; } = new();
     /// <summary>A summary token (the visual tokens' mean plus a learned offset) before the visual tokens (<see cref="QFormer.VlmEncoder"/>); InstructBLIP has none.</summary>
     public bool VisualSummaryToken { get; init; }

@@ -39,7 +39,7 @@ public sealed class ImageBackbone : IDisposable
     /// </summary>
     public static ImageBackbone For(RsMoeConfig config, Device? device = null, string? instructBlipCheckpoint = null, string? resNetDirectory = null)
     {
-        var backbone = Create(config.ImageEncoder, instructBlipCheckpoint ?? config.VisionCheckpoint, device, resNetDirectory);
+        var backbone = Create(config.ImageEncoder, instructBlipCheckpoint ?? config.VisionCheckpoint, device, resNetDirectory, config.ImageOrientations);
         if (backbone.Encoder.TokenWidth != config.VisionHiddenSize)
         {
             backbone.Dispose();
@@ -48,16 +48,21 @@ public sealed class ImageBackbone : IDisposable
         return backbone;
     }
 
-    /// <summary>A backbone by name (<see cref="ResNet18"/>, one of its other taps, or <see cref="InstructBlipVision"/>) before any model exists (training).</summary>
-    public static ImageBackbone Create(string name, string? instructBlipCheckpoint = null, Device? device = null, string? resNetDirectory = null)
+    /// <summary>
+    /// A backbone by name (<see cref="ResNet18"/>, one of its other taps, or <see cref="InstructBlipVision"/>) before any
+    /// model exists (training), its tokens averaged over <paramref name="orientations"/> of the photo (ResNet-18 only).
+    /// </summary>
+    public static ImageBackbone Create(string name, string? instructBlipCheckpoint = null, Device? device = null, string? resNetDirectory = null, int orientations = 1)
     {
+        if (name == InstructBlipVision && orientations != 1)
+            throw new NotSupportedException($"the {InstructBlipVision} image encoder reads each photo once (image_orientations 1)");
         if (name == InstructBlipVision)
             return InstructBlip(instructBlipCheckpoint ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device);
         var tap = ResNetTap.ByName(name)
             ?? throw new InvalidDataException($"unknown image encoder '{name}' ({string.Join(", ", Names)})");
         // The exported graphs take 224 px; a tiled tap takes its larger input, prepared the same way.
         var preprocessing = ImagePreprocessing.ResNet18Cntk with { ShortestEdge = tap.InputSize, Width = tap.InputSize, Height = tap.InputSize };
-        return new ImageBackbone(new ResNetImageEncoder(resNetDirectory, device, tap: tap), preprocessing);
+        return new ImageBackbone(new ResNetImageEncoder(resNetDirectory, device, tap: tap, orientations: orientations), preprocessing);
     }
 
     /// <summary>EVA ViT-g with the checkpoint's own preprocessing (<c>preprocessor_config.json</c>), else CLIP's at its vision input size.</summary>

@@ -59,6 +59,8 @@ public sealed class ResNetImageEncoder : IImageEncoder
     /// <summary>The side the exported graphs take.</summary>
     public const int TileSize = 224;
     public ResNetTap Tap { get; }
+    /// <summary>The orientations whose maps <see cref="Encode"/> averages (one: the photo as it is).</summary>
+    public IReadOnlyList<SquareOrientation> Orientations { get; }
     int IImageEncoder.TokenWidth => Tap.Width;
 
     readonly OnnxGraphExecutor? _preprocess;
@@ -74,9 +76,11 @@ public sealed class ResNetImageEncoder : IImageEncoder
 
     /// <param name="engine">Default: ONNX Runtime on the CPU (on as many threads as torch is set to), libtorch elsewhere.</param>
     /// <param name="tap">Default: <see cref="ResNetTap.LastStage"/>.</param>
-    public ResNetImageEncoder(string? modelDirectory = null, Device? device = null, Engine? engine = null, ResNetTap? tap = null)
+    /// <param name="orientations">How many of <see cref="SquareOrientation.All"/> the tokens average over (1, 2, 4 or 8).</param>
+    public ResNetImageEncoder(string? modelDirectory = null, Device? device = null, Engine? engine = null, ResNetTap? tap = null, int orientations = 1)
     {
         Tap = tap ?? ResNetTap.LastStage;
+        Orientations = SquareOrientation.First(orientations);
         modelDirectory ??= Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
         ModelPath = Path.Combine(modelDirectory, "ResNet18Onnx", "ResNet18.onnx");
         string preprocessPath = Path.Combine(modelDirectory, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
@@ -96,15 +100,21 @@ public sealed class ResNetImageEncoder : IImageEncoder
         }
         _positions = SineCosinePositions(Tap.Side, Tap.Width).to(Device).DetachFromDisposeScope();
         // The default's identity predates taps; keeping it keeps every feature cache built since valid.
-        Identity = "resnet18-cntk-onnx-" + FileDigest.Short(ModelPath, 16) + (Tap.Name.Length == 0 ? "" : "-" + Tap.Name);
+        Identity = "resnet18-cntk-onnx-" + FileDigest.Short(ModelPath, 16) + (Tap.Name.Length == 0 ? "" : "-" + Tap.Name)
+            + (Orientations.Count == 1 ? "" : $"-orientations{Orientations.Count}");
     }
 
-    /// <summary>Visual tokens [B, side², width] for RGB pixels [B, 3, input, input] in 0–255 (49 × 512 from 224 px by default).</summary>
+    /// <summary>
+    /// Visual tokens [B, side², width] for RGB pixels [B, 3, input, input] in 0–255 (49 × 512 from 224 px by default):
+    /// the tapped map, averaged over <see cref="Orientations"/> (each turned back so its cells line up with the photo's).
+    /// </summary>
     public Tensor Encode(Tensor rgb)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var features = FeatureMap(rgb);                                   // [B, width, side, side]
+        var features = Orientations.Count == 1                             // [B, width, side, side]
+            ? FeatureMap(rgb)
+            : stack(Orientations.Select(o => o.TurnBack(FeatureMap(o.Turn(rgb).contiguous()))).ToArray()).mean([0L]);
         var tokens = features.flatten(2).transpose(1, 2);                 // [B, side², width]
         return tokens.add(_positions.unsqueeze(0), Scalars.One).MoveToOuterDisposeScope();
     }
@@ -148,7 +158,7 @@ public sealed class ResNetImageEncoder : IImageEncoder
         return cat(maps, 0);
     }
 
-    /// <summary>Multiply-adds of one image from the network's input to the tapped map, counted on the graph (every tile's pass).</summary>
+    /// <summary>Multiply-adds of one pass of an image from the network's input to the tapped map, counted on the graph (every tile's pass; <see cref="Encode"/> makes one per orientation).</summary>
     public long MultiplyAdds()
     {
         using var graph = new OnnxGraphExecutor(ModelPath);

@@ -213,4 +213,64 @@ public sealed class ResNetImageEncoderTests : IClassFixture<ResNetImageEncoderTe
             Assert.Equal(_onnxRuntime.Identity, last.Identity);
         Assert.Throws<InvalidDataException>(() => ImageBackbone.Create("resnet50"));
     }
+
+    /// <summary>
+    /// Every orientation's turn is undone by its turn back, and the first 1, 2, 4 and 8 are groups (turning twice within
+    /// one stays within it), so averaging over them treats each orientation in the set alike.
+    /// </summary>
+    [Fact]
+    public void TheLeadingOrientationsAreGroupsAndEachTurnIsUndone()
+    {
+        using var scope = NewDisposeScope();
+        var grid = arange(12f).view(1, 1, 3, 4);            // not square either: turns must keep what they do to the plane
+        var square = arange(9f).view(1, 1, 3, 3);
+        foreach (var o in SquareOrientation.All)
+            Assert.True(Same(o.TurnBack(o.Turn(grid)), grid), o.Name);
+        var turned = SquareOrientation.All.Select(o => o.Turn(square)).ToList();
+        for (int i = 0; i < turned.Count; i++)
+            for (int j = 0; j < i; j++)
+                Assert.False(Same(turned[i], turned[j]), $"{SquareOrientation.All[i].Name} = {SquareOrientation.All[j].Name}");
+        foreach (int count in SquareOrientation.Counts)
+        {
+            var group = SquareOrientation.First(count);
+            foreach (var a in group)
+                foreach (var b in group)
+                {
+                    var both = a.Turn(b.Turn(square));
+                    Assert.Contains(group, c => Same(c.Turn(square), both));
+                }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => SquareOrientation.First(3));
+    }
+
+    static bool Same(TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) => a.shape.SequenceEqual(b.shape) && a.allclose(b, 0, 0);
+
+    /// <summary>
+    /// Averaged over all eight orientations, the encoder's map of a photo turned a quarter is the photo's map turned a
+    /// quarter, to float rounding (the network alone is far from it), so a photo's description cannot hang on which way
+    /// up it was taken; the average has its own cache identity.
+    /// </summary>
+    [Fact]
+    public void AveragingEveryOrientationMakesTheMapTurnWithThePhoto()
+    {
+        using var scope = NewDisposeScope();
+        using var averaged = new ResNetImageEncoder(tap: ResNetTap.BeforeLastBlock, orientations: 8);
+        using var single = new ResNetImageEncoder(tap: ResNetTap.BeforeLastBlock);
+        var photo = tensor(Pixels("ucm/5.tif"), [1, 3, 224, 224]);
+        var quarter = SquareOrientation.All.Single(o => o.Name == "quarter-turn");
+        var positions = ResNetImageEncoder.SineCosinePositions(7, 512).unsqueeze(0);
+        TorchSharp.torch.Tensor Map(ResNetImageEncoder encoder, TorchSharp.torch.Tensor rgb) => encoder.Encode(rgb).sub(positions).transpose(1, 2).reshape(1, 512, 7, 7);
+        double Gap(ResNetImageEncoder encoder)
+        {
+            var expected = quarter.Turn(Map(encoder, photo));
+            return (Map(encoder, quarter.Turn(photo).contiguous()) - expected).abs().max().item<float>() / expected.abs().max().item<float>();
+        }
+        double averagedGap = Gap(averaged), singleGap = Gap(single);
+        _output.WriteLine($"relative gap: averaged {averagedGap:E2}, one orientation {singleGap:E2}");
+        Assert.True(averagedGap < 1e-4, $"averaged map off by {averagedGap}");
+        Assert.True(singleGap > 0.1, $"one orientation's map already turns with the photo ({singleGap})");
+        Assert.Equal(single.Identity + "-orientations8", averaged.Identity);
+        Assert.Throws<NotSupportedException>(() => ImageBackbone.Create(ImageBackbone.InstructBlipVision, "/nowhere", orientations: 8));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ImageBackbone.Create(ImageBackbone.ResNet18, orientations: 5));
+    }
 }
