@@ -54,10 +54,10 @@ public sealed class ImageBackbone : IDisposable
     /// </summary>
     public static ImageBackbone Create(string name, string? instructBlipCheckpoint = null, Device? device = null, string? resNetDirectory = null, int orientations = 1)
     {
-        if (name == InstructBlipVision && orientations != 1)
-            throw new NotSupportedException($"the {InstructBlipVision} image encoder reads each photo once (image_orientations 1)");
         if (name == InstructBlipVision)
-            return InstructBlip(instructBlipCheckpoint ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device);
+            return orientations == 1
+                ? InstructBlip(instructBlipCheckpoint ?? throw new ArgumentException($"the {InstructBlipVision} image encoder needs an InstructBLIP checkpoint folder"), device)
+                : throw new NotSupportedException($"the {InstructBlipVision} image encoder reads each photo once (image_orientations 1)");
         var tap = ResNetTap.ByName(name)
             ?? throw new InvalidDataException($"unknown image encoder '{name}' ({string.Join(", ", Names)})");
         // The exported graphs take 224 px; a tiled tap takes its larger input, prepared the same way.
