@@ -1,4 +1,5 @@
 using RsMoe.Model.Llm;
+using RsMoe.Model;
 using RsMoe.Model.Moe;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,6 +41,29 @@ public static class CaptionLoss
 
     /// <summary>Mean next-token cross-entropy over labelled positions.</summary>
     public static Tensor Loss(LlamaForCausalLM lm, Tensor embeds, Tensor labels) => Compute(lm, embeds, labels, withCaptionState: false).Loss;
+
+    /// <summary>
+    /// Each row's mean next-token cross-entropy over its own labelled positions, averaged over the rows that have any:
+    /// every example counts once, however long its target.
+    /// </summary>
+    public static Tensor PerExampleLoss(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var (logits, shifted) = ShiftedLogits(lm, embeds, labels);
+        var tokens = nn.functional.cross_entropy(logits.to_type(ScalarType.Float32), shifted.reshape(-1), ignore_index: -100,
+            reduction: nn.Reduction.None).view(shifted.shape[0], shifted.shape[1]);
+        var counts = shifted.ne(-100).sum(1).to_type(ScalarType.Float32);
+        var labelled = counts.gt(Scalars.Zero);
+        var perRow = tokens.sum(1).masked_select(labelled) / counts.masked_select(labelled);
+        return perRow.mean().MoveToOuterDisposeScope();
+    }
+
+    static (Tensor Logits, Tensor Labels) ShiftedLogits(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
+    {
+        var positions = arange(embeds.shape[1], ScalarType.Int64, embeds.device).unsqueeze(0).expand(embeds.shape[0], -1);
+        var logits = lm.Logits(lm.Model.Forward(embeds, positions, null, null));
+        return (logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]), labels.narrow(1, 1, labels.shape[1] - 1));
+    }
 
     /// <summary>
     /// The loss of <see cref="Loss"/> and, from the same forward pass, each row's caption state [B, hidden]: the mean

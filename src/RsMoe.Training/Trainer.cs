@@ -87,7 +87,7 @@ public sealed class Trainer
         if (_config.Stage is "two-stage" or "stage2" or "one-stage")
         {
             if (state is null || model.Experts.Count == 0) model.StartExperts();
-            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features, _config.VisualTokenDropout),
+            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features, _config.VisualTokenDropout, _config.Stage2PerExampleLoss),
                 _config.Stage2Epochs, _config.Stage2LearningRate, _config.BatchSize, _config.Stage2MaxSteps ?? _config.MaxSteps, state?.Stage == "stage2" ? state : null, resumeFrom);
             losses["stage2"] = (curve.First(), curve.Last());
         }
@@ -373,7 +373,7 @@ public sealed class Trainer
         return fromPrefix is null ? loss : loss + fromPrefix.Classifier.Loss(encoded.VisualPrefix.mean([1]), scenes) * fromPrefix.Weight;
     }
 
-    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout)
+    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout, bool perExample)
     {
         using var encoded = model.Encode(Visual(rows, features, tokenDropout), rows.Select(r => r.Prompt).ToList());
         Tensor total = zeros(1).squeeze();
@@ -384,7 +384,8 @@ public sealed class Trainer
             var expert = model.Experts[model.Config.Router.ExpertRoles[e]];
             var prefixes = mine.Select(i => encoded.ExpertPrefix(i, e)).ToList();
             var (embeds, labels) = CaptionLoss.TeacherForcing(model, expert, prefixes, mine.Select(i => rows[i].Prompt).ToList(), mine.Select(i => rows[i].Target).ToList());
-            total = total + CaptionLoss.Loss(expert, embeds, labels) * (mine.Count / (double)rows.Count);
+            var loss = perExample ? CaptionLoss.PerExampleLoss(expert, embeds, labels) : CaptionLoss.Loss(expert, embeds, labels);
+            total = total + loss * (mine.Count / (double)rows.Count);
         }
         var questions = Enumerable.Range(0, rows.Count).Where(i => rows[i].IsQuestion).ToList();
         if (questions.Count > 0)

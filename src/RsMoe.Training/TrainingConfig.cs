@@ -108,6 +108,12 @@ public sealed record TrainingConfig
     /// the scene while the words miss it, so this asks the language model itself to carry it; 0 = none.
     /// </summary>
     public double CaptionSceneLossWeight { get; init; }
+    /// <summary>
+    /// Stage II averages the loss per example (each example's own mean over its target tokens, then the mean over the
+    /// batch) instead of over every target token of the batch: an answer of one or two words then counts as much as a
+    /// caption of a dozen, where a token mean gives the questions a few per cent of the gradient.
+    /// </summary>
+    public bool Stage2PerExampleLoss { get; init; }
 
     /// <summary>Stage 0: epochs of language-model pre-training on caption text (needs <see cref="RealData"/>; 0 = none).</summary>
     public double Stage0Epochs { get; init; }

@@ -125,6 +125,31 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ThePerExampleLossCountsEveryRowOnceHoweverLongItsTarget()
+    {
+        using var lm = RsMoe.Model.Llm.LlamaForCausalLM.Create(new RsMoe.Model.Configs.LlamaConfig { VocabSize = 20, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 8, RopeScaling = null }, seed: 5);
+        using var embeds = TorchSharp.torch.randn(3, 5, 16);
+        // Row 0 writes one token (an answer), row 1 four (a caption), row 2 nothing (never counted).
+        long[] labels = [-100, -100, 3, -100, -100, /* row 1 */ -100, 4, 5, 6, 2, /* row 2 */ -100, -100, -100, -100, -100];
+        using var labelTensor = TorchSharp.torch.tensor(labels, [3, 5]);
+        using var loss = CaptionLoss.PerExampleLoss(lm, embeds, labelTensor);
+        using var positions = TorchSharp.torch.arange(5L).unsqueeze(0).expand(3, -1);
+        using var logits = lm.Forward(embeds, positions);
+        var l = logits.data<float>().ToArray();
+        double Nll(int row, int position, int target)
+        {
+            int at = (row * 5 + position) * 20;
+            return -(l[at + target] - Math.Log(Enumerable.Range(0, 20).Sum(v => Math.Exp(l[at + v]))));
+        }
+        double answer = Nll(0, 1, 3);
+        double caption = (Nll(1, 0, 4) + Nll(1, 1, 5) + Nll(1, 2, 6) + Nll(1, 3, 2)) / 4;
+        Assert.Equal((answer + caption) / 2, loss.item<float>(), 4);
+        using var tokenMean = CaptionLoss.Loss(lm, embeds, labelTensor);
+        Assert.Equal((answer + 4 * caption) / 5, tokenMean.item<float>(), 4);
+        Assert.NotEqual(Math.Round(loss.item<float>(), 3), Math.Round(tokenMean.item<float>(), 3));
+    }
+
+    [Fact]
     public void Stage0PretrainsTheLanguageModelBeforeBothStages()
     {
         var log = new List<string>();
