@@ -1,5 +1,5 @@
-using RsMoe.Model.Llm;
 using RsMoe.Model;
+using RsMoe.Model.Llm;
 using RsMoe.Model.Moe;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -49,7 +49,7 @@ public static class CaptionLoss
     public static Tensor PerExampleLoss(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        var (logits, shifted) = ShiftedLogits(lm, embeds, labels);
+        var (_, logits, shifted) = Shifted(lm, embeds, labels);
         var tokens = nn.functional.cross_entropy(logits.to_type(ScalarType.Float32), shifted.reshape(-1), ignore_index: -100,
             reduction: nn.Reduction.None).view(shifted.shape[0], shifted.shape[1]);
         var counts = shifted.ne(-100).sum(1).to_type(ScalarType.Float32);
@@ -58,11 +58,14 @@ public static class CaptionLoss
         return perRow.mean().MoveToOuterDisposeScope();
     }
 
-    static (Tensor Logits, Tensor Labels) ShiftedLogits(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
+    // The head runs on every position and the logits are shifted after, the order the shipped model was trained in:
+    // shifting the hidden states first is the same sum in another order, and changes a long run's last digits.
+    static (Tensor Hidden, Tensor Logits, Tensor Labels) Shifted(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
     {
         var positions = arange(embeds.shape[1], ScalarType.Int64, embeds.device).unsqueeze(0).expand(embeds.shape[0], -1);
-        var logits = lm.Logits(lm.Model.Forward(embeds, positions, null, null));
-        return (logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]), labels.narrow(1, 1, labels.shape[1] - 1));
+        var hidden = lm.Model.Forward(embeds, positions, null, null);
+        var logits = lm.Logits(hidden);
+        return (hidden, logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]), labels.narrow(1, 1, labels.shape[1] - 1));
     }
 
     /// <summary>
@@ -76,16 +79,10 @@ public static class CaptionLoss
         return (loss, captionState!);
     }
 
-    // The head runs on every position and the logits are shifted after, the order the shipped model was trained in:
-    // shifting the hidden states first is the same sum in another order, and changes a long run's last digits.
     static (Tensor Loss, Tensor? CaptionState) Compute(LlamaForCausalLM lm, Tensor embeds, Tensor labels, bool withCaptionState)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(embeds.shape[1], ScalarType.Int64, embeds.device).unsqueeze(0).expand(embeds.shape[0], -1);
-        var hidden = lm.Model.Forward(embeds, positions, null, null);
-        var logits = lm.Logits(hidden);
-        var shiftedLogits = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, logits.shape[2]);
-        var shiftedLabels = labels.narrow(1, 1, labels.shape[1] - 1);
+        var (hidden, shiftedLogits, shiftedLabels) = Shifted(lm, embeds, labels);
         var loss = nn.functional.cross_entropy(shiftedLogits.to_type(ScalarType.Float32), shiftedLabels.reshape(-1), ignore_index: -100);
         if (!withCaptionState) return (loss.MoveToOuterDisposeScope(), null);
         var writing = shiftedLabels.ne(-100).unsqueeze(-1).to_type(hidden.dtype);
