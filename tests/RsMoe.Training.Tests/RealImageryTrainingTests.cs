@@ -93,10 +93,23 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         Assert.Throws<ArgumentException>(() => classifier.Loss(prefix, ["ucm:beach", null, null]));
     }
 
+    /// <summary>A one-layer Llama of 20 tokens and width 16: the loss tests' model, five positions a row.</summary>
+    static RsMoe.Model.Llm.LlamaForCausalLM TinyLm() => RsMoe.Model.Llm.LlamaForCausalLM.Create(new RsMoe.Model.Configs.LlamaConfig
+    {
+        VocabSize = 20, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 8, RopeScaling = null,
+    }, seed: 5);
+
+    /// <summary>−log softmax(logits)[target] at one row and position of TinyLm's flattened [rows, 5, 20] logits, by hand.</summary>
+    static double Nll(float[] logits, int row, int position, int target)
+    {
+        int at = (row * 5 + position) * 20;
+        return -(logits[at + target] - Math.Log(Enumerable.Range(0, 20).Sum(v => Math.Exp(logits[at + v]))));
+    }
+
     [Fact]
     public void TheCaptionStateIsTheMeanOfTheHiddenStatesThatPredictTheLabelledTokens()
     {
-        using var lm = RsMoe.Model.Llm.LlamaForCausalLM.Create(new RsMoe.Model.Configs.LlamaConfig { VocabSize = 20, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 8, RopeScaling = null }, seed: 5);
+        using var lm = TinyLm();
         using var embeds = TorchSharp.torch.randn(2, 5, 16);
         long[] labels = [-100, -100, 3, 7, -100, /* row 1 */ -100, 4, 5, 6, 2];   // row 0 writes at positions 1–2, row 1 at 0–3
         using var labelTensor = TorchSharp.torch.tensor(labels, [2, 5]);
@@ -107,13 +120,8 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
             using var hidden = lm.Model.Forward(embeds, positions, null, null);
             using var logits = lm.Forward(embeds, positions);
             var l = logits.data<float>().ToArray();
-            double expected = 0;
             (int Row, int Position, int Target)[] writes = [(0, 1, 3), (0, 2, 7), (1, 0, 4), (1, 1, 5), (1, 2, 6), (1, 3, 2)];
-            foreach (var (row, position, target) in writes)
-            {
-                int at = (row * 5 + position) * 20;
-                expected -= l[at + target] - Math.Log(Enumerable.Range(0, 20).Sum(v => Math.Exp(l[at + v])));
-            }
+            double expected = writes.Sum(w => Nll(l, w.Row, w.Position, w.Target));
             Assert.Equal(expected / writes.Length, loss.item<float>(), 4);
             using var row0 = hidden[0].narrow(0, 1, 2).mean([0]);
             using var row1 = hidden[1].narrow(0, 0, 4).mean([0]);
@@ -127,7 +135,7 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
     [Fact]
     public void ThePerExampleLossCountsEveryRowOnceHoweverLongItsTarget()
     {
-        using var lm = RsMoe.Model.Llm.LlamaForCausalLM.Create(new RsMoe.Model.Configs.LlamaConfig { VocabSize = 20, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 8, RopeScaling = null }, seed: 5);
+        using var lm = TinyLm();
         using var embeds = TorchSharp.torch.randn(3, 5, 16);
         // Row 0 writes one token (an answer), row 1 four (a caption), row 2 nothing (never counted).
         long[] labels = [-100, -100, 3, -100, -100, /* row 1 */ -100, 4, 5, 6, 2, /* row 2 */ -100, -100, -100, -100, -100];
@@ -136,13 +144,8 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         using var positions = TorchSharp.torch.arange(5L).unsqueeze(0).expand(3, -1);
         using var logits = lm.Forward(embeds, positions);
         var l = logits.data<float>().ToArray();
-        double Nll(int row, int position, int target)
-        {
-            int at = (row * 5 + position) * 20;
-            return -(l[at + target] - Math.Log(Enumerable.Range(0, 20).Sum(v => Math.Exp(l[at + v]))));
-        }
-        double answer = Nll(0, 1, 3);
-        double caption = (Nll(1, 0, 4) + Nll(1, 1, 5) + Nll(1, 2, 6) + Nll(1, 3, 2)) / 4;
+        double answer = Nll(l, 0, 1, 3);
+        double caption = (Nll(l, 1, 0, 4) + Nll(l, 1, 1, 5) + Nll(l, 1, 2, 6) + Nll(l, 1, 3, 2)) / 4;
         Assert.Equal((answer + caption) / 2, loss.item<float>(), 4);
         using var tokenMean = CaptionLoss.Loss(lm, embeds, labelTensor);
         Assert.Equal((answer + 4 * caption) / 5, tokenMean.item<float>(), 4);
