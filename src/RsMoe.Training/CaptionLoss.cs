@@ -46,16 +46,26 @@ public static class CaptionLoss
     /// Each row's mean next-token cross-entropy over its own labelled positions, averaged over the rows that have any:
     /// every example counts once, however long its target.
     /// </summary>
-    public static Tensor PerExampleLoss(LlamaForCausalLM lm, Tensor embeds, Tensor labels)
+    public static Tensor PerExampleLoss(LlamaForCausalLM lm, Tensor embeds, Tensor labels) => Blended(lm, embeds, labels, perExampleShare: 1);
+
+    /// <summary>
+    /// (1 − share) × <see cref="Loss"/> + share × <see cref="PerExampleLoss"/> from one forward pass: 0 weighs every
+    /// token alike, 1 every example alike, and a share between tilts the batch toward its short targets by degrees.
+    /// </summary>
+    public static Tensor Blended(LlamaForCausalLM lm, Tensor embeds, Tensor labels, double perExampleShare)
     {
+        if (perExampleShare is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(perExampleShare), perExampleShare, "a share between 0 and 1");
+        if (perExampleShare == 0) return Loss(lm, embeds, labels);
         using var scope = NewDisposeScope();
         var (_, logits, shifted) = Shifted(lm, embeds, labels);
         var tokens = nn.functional.cross_entropy(logits.to_type(ScalarType.Float32), shifted.reshape(-1), ignore_index: -100,
             reduction: nn.Reduction.None).view(shifted.shape[0], shifted.shape[1]);
         var counts = shifted.ne(-100).sum(1).to_type(ScalarType.Float32);
         var labelled = counts.gt(Scalars.Zero);
-        var perRow = tokens.sum(1).masked_select(labelled) / counts.masked_select(labelled);
-        return perRow.mean().MoveToOuterDisposeScope();
+        var perExample = (tokens.sum(1).masked_select(labelled) / counts.masked_select(labelled)).mean();
+        if (perExampleShare == 1) return perExample.MoveToOuterDisposeScope();
+        var perToken = tokens.sum() / counts.sum();
+        return (perToken * (1 - perExampleShare) + perExample * perExampleShare).MoveToOuterDisposeScope();
     }
 
     // The head runs on every position and the logits are shifted after, the order the shipped model was trained in:

@@ -30,6 +30,8 @@ public sealed class Trainer
     public Trainer(TrainingConfig config, Action<string>? log = null)
     {
         TokenDropout.EnsureShare(config.VisualTokenDropout, "visual_token_dropout");
+        if (config.Stage2PerExampleShare is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(config), config.Stage2PerExampleShare, "stage2_per_example_share is a share in [0, 1]");
         _config = config;
         _log = log ?? (line => Console.Error.WriteLine(line));
     }
@@ -86,8 +88,8 @@ public sealed class Trainer
         }
         if (_config.Stage is "two-stage" or "stage2" or "one-stage")
         {
-            if (state is null || model.Experts.Count == 0) model.StartExperts();
-            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features, _config.VisualTokenDropout, _config.Stage2PerExampleLoss),
+            if (state is null || model.Experts.Count == 0) model.StartExperts();   // adapters start from a fixed seed
+            var curve = RunStage("stage2", model, stage2.Count, rows => Stage2Loss(model, rows.Select(i => stage2[i]).ToList(), features, _config.VisualTokenDropout, _config.Stage2PerExampleShare),
                 _config.Stage2Epochs, _config.Stage2LearningRate, _config.BatchSize, _config.Stage2MaxSteps ?? _config.MaxSteps, state?.Stage == "stage2" ? state : null, resumeFrom);
             losses["stage2"] = (curve.First(), curve.Last());
         }
@@ -291,13 +293,20 @@ public sealed class Trainer
                     _log($"{stage} {bar} epoch {epoch + 1}/{Math.Ceiling(epochs)} step {globalStep}/{totalSteps} loss {stepLoss:F3} lr {lr:E2} " +
                          $"{batch * _config.GradientAccumulation / perStep:F1} samples/s ETA {TimeSpan.FromSeconds(perStep * (totalSteps - globalStep)):mm\\:ss}");
                 }
-                if (_config.CheckpointEvery > 0 && globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps)
+                // Stage I's last step is saved too, so Stage II can be rerun alone with other settings (resume from
+                // it): its adapters start from a fixed seed, so the rerun is the whole run's Stage II exactly. (Stage
+                // I's scene heads draw from the generator as Stage 0 left it, so Stage 0's end would not resume exactly.)
+                bool stageEnd = globalStep == totalSteps && stage == "stage1";
+                if (_config.CheckpointEvery > 0 && (globalStep % _config.CheckpointEvery == 0 && globalStep < totalSteps || stageEnd))
                     SaveCheckpoint(model, optimizer, new TrainerState(stage, step + 1 == stepsPerEpoch ? epoch + 1 : epoch, (step + 1) % stepsPerEpoch, globalStep, losses), sceneHeads);
             }
             metrics.Add(new { stage, epoch = epoch + 1, mean_loss = epochSteps == 0 ? 0 : epochLoss / epochSteps, steps = epochSteps, seconds = Math.Round(clock.Elapsed.TotalSeconds, 1) });
         }
-        File.WriteAllText(Path.Combine(_config.Output, $"{stage}-metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
-        LossCurve.Save(Path.Combine(_config.Output, $"{stage}-loss.png"), losses);
+        if (stepsThisRun > 0)   // a stage resumed at its end ran here for nothing to record
+        {
+            File.WriteAllText(Path.Combine(_config.Output, $"{stage}-metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+            LossCurve.Save(Path.Combine(_config.Output, $"{stage}-loss.png"), losses);
+        }
         optimizer.Dispose();
         model.Encoder.eval();
         model.Base.eval();
@@ -373,7 +382,7 @@ public sealed class Trainer
         return fromPrefix is null ? loss : loss + fromPrefix.Classifier.Loss(encoded.VisualPrefix.mean([1]), scenes) * fromPrefix.Weight;
     }
 
-    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout, bool perExample)
+    static Tensor Stage2Loss(RsMoeModel model, List<TrainingSample> rows, Dictionary<string, Tensor> features, double tokenDropout, double perExampleShare)
     {
         using var encoded = model.Encode(Visual(rows, features, tokenDropout), rows.Select(r => r.Prompt).ToList());
         Tensor total = zeros(1).squeeze();
@@ -384,7 +393,7 @@ public sealed class Trainer
             var expert = model.Experts[model.Config.Router.ExpertRoles[e]];
             var prefixes = mine.Select(i => encoded.ExpertPrefix(i, e)).ToList();
             var (embeds, labels) = CaptionLoss.TeacherForcing(model, expert, prefixes, mine.Select(i => rows[i].Prompt).ToList(), mine.Select(i => rows[i].Target).ToList());
-            var loss = perExample ? CaptionLoss.PerExampleLoss(expert, embeds, labels) : CaptionLoss.Loss(expert, embeds, labels);
+            var loss = CaptionLoss.Blended(expert, embeds, labels, perExampleShare);
             total = total + loss * (mine.Count / (double)rows.Count);
         }
         var questions = Enumerable.Range(0, rows.Count).Where(i => rows[i].IsQuestion).ToList();

@@ -92,7 +92,7 @@ public sealed record TrainingConfig
     public double GradientClip { get; init; } = 1.0;
     /// <summary>Linear layers multiply in bf16 (fp32 weights, norms and loss); see Autocast.</summary>
     public bool Bf16Autocast { get; init; }
-    public int CheckpointEvery { get; init; } = 0;         // steps; 0 = only at the end of each stage
+    public int CheckpointEvery { get; init; } = 0;         // steps, and at the end of Stage I; 0 = none
     public int Seed { get; init; } = 1;
     public int Experts { get; init; } = 3;
     public bool IncludeVqa { get; init; } = true;
@@ -109,11 +109,12 @@ public sealed record TrainingConfig
     /// </summary>
     public double CaptionSceneLossWeight { get; init; }
     /// <summary>
-    /// Stage II averages the loss per example (each example's own mean over its target tokens, then the mean over the
-    /// batch) instead of over every target token of the batch: an answer of one or two words then counts as much as a
-    /// caption of a dozen, where a token mean gives the questions a few per cent of the gradient.
+    /// Share of Stage II's loss averaged per example (each example's own mean over its target tokens, then the mean over
+    /// the batch) beside the mean over every target token of the batch: an answer of one or two words then counts as
+    /// much as a caption of a dozen, where a token mean gives the questions a few per cent of the gradient. 0 = token
+    /// mean only, 1 = per example only (<see cref="CaptionLoss.Blended"/>).
     /// </summary>
-    public bool Stage2PerExampleLoss { get; init; }
+    public double Stage2PerExampleShare { get; init; }
 
     /// <summary>Stage 0: epochs of language-model pre-training on caption text (needs <see cref="RealData"/>; 0 = none).</summary>
     public double Stage0Epochs { get; init; }

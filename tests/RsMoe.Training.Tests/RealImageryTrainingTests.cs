@@ -150,6 +150,12 @@ public sealed class RealImageryTrainingTests(ITestOutputHelper output)
         using var tokenMean = CaptionLoss.Loss(lm, embeds, labelTensor);
         Assert.Equal((answer + 4 * caption) / 5, tokenMean.item<float>(), 4);
         Assert.NotEqual(Math.Round(loss.item<float>(), 3), Math.Round(tokenMean.item<float>(), 3));
+        // A share between weighs the two means; 0 is the token mean itself.
+        using var quarter = CaptionLoss.Blended(lm, embeds, labelTensor, perExampleShare: 0.25);
+        Assert.Equal(0.75 * (answer + 4 * caption) / 5 + 0.25 * (answer + caption) / 2, quarter.item<float>(), 4);
+        using var none = CaptionLoss.Blended(lm, embeds, labelTensor, perExampleShare: 0);
+        Assert.Equal(tokenMean.item<float>(), none.item<float>());
+        Assert.Throws<ArgumentOutOfRangeException>(() => CaptionLoss.Blended(lm, embeds, labelTensor, perExampleShare: 1.5));
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
         // The same Stage II batches (captions of a dozen tokens beside one-word answers) under both losses; one batch
         // may hold targets of one length only, where the two losses agree, so the runs go six steps.
         var tokenMean = new Trainer(Config("token-mean") with { MaxSteps = 6 }, _output.WriteLine).Run();
-        var perExample = new Trainer(Config("per-example") with { MaxSteps = 6, Stage2PerExampleLoss = true }, _output.WriteLine).Run();
+        var perExample = new Trainer(Config("per-example") with { MaxSteps = 6, Stage2PerExampleShare = 1 }, _output.WriteLine).Run();
         Assert.Equal(tokenMean.LossByStage["stage1"].Last, perExample.LossByStage["stage1"].Last, 4);
         double a = tokenMean.LossByStage["stage2"].Last, b = perExample.LossByStage["stage2"].Last;
         _output.WriteLine($"last Stage II loss: token mean {a:F4}, per example {b:F4}");
@@ -89,6 +89,28 @@ public sealed class TrainerTests : IClassFixture<TrainerTests.SceneData>
         using var qa = ea.Read("query_tokens");
         using var qb = eb.Read("query_tokens");
         Assert.True(qa.allclose(qb, 0, 1e-6));
+    }
+
+    /// <summary>
+    /// The end of Stage I is a checkpoint, so Stage II can be rerun alone with other settings: resumed from it with
+    /// another Stage II loss, a run ends where a whole run with that loss ends.
+    /// </summary>
+    [Fact]
+    public void StageTwoCanBeRerunFromTheCheckpointAtTheEndOfStageOne()
+    {
+        var first = Config("stage-end") with { MaxSteps = 4, CheckpointEvery = 1000 };
+        new Trainer(first, _output.WriteLine).Run();
+        var checkpoints = Directory.GetDirectories(Path.Combine(first.Output, "checkpoints"));
+        string stageOneEnd = Assert.Single(checkpoints);
+        Assert.Contains("\"stage1\"", File.ReadAllText(Path.Combine(stageOneEnd, "trainer_state.json")));
+
+        var other = Config("other-loss") with { MaxSteps = 4, Stage2PerExampleShare = 0.5 };
+        var whole = new Trainer(other, _output.WriteLine).Run();
+        var rerun = new Trainer(other with { Output = Path.Combine(Path.GetDirectoryName(_data.Directory)!, "rerun", "run") }, _output.WriteLine).Run(stageOneEnd);
+        Assert.Equal(whole.LossByStage["stage2"].First, rerun.LossByStage["stage2"].First, 5);
+        Assert.Equal(whole.LossByStage["stage2"].Last, rerun.LossByStage["stage2"].Last, 5);
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(rerun.ModelDirectory)!, "stage1-metrics.json")), "Stage I did not run in the rerun");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(other with { Stage2PerExampleShare = -0.1 }, _output.WriteLine));
     }
 
     [Fact]
