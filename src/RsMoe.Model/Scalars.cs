@@ -13,5 +13,6 @@ public static class Scalars
     public static readonly Scalar Zero = 0;
     public static readonly Scalar One = 1;
     public static readonly Scalar MinusOne = -1;
+    public static readonly Scalar Two = 2;
     public static readonly Scalar NegativeInfinity = float.NegativeInfinity;
 }

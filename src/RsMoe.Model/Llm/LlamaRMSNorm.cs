@@ -27,8 +27,10 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var dtype = input.dtype;
         var h = input.to_type(ScalarType.Float32);
-        // h·h, not square(): TorchSharp's square() is pow(2) with a temporary Scalar the GC may finalise mid-call (see Scalars).
-        h = h * h.mul(h).mean([-1L], keepdim: true).add_(_epsScalar, Scalars.One).rsqrt_();
+        // pow with a long-lived 2, not square(): TorchSharp's square() is pow(2) with a temporary Scalar the GC may
+        // finalise mid-call (see Scalars). Not h·h either: that rounds differently, and a long training run parts from
+        // the shipped model's at Stage 0 step 140; pow(2) retrains it step for step.
+        h = h * h.pow(Scalars.Two).mean([-1L], keepdim: true).add_(_epsScalar, Scalars.One).rsqrt_();
         return (weight * h.to_type(dtype)).MoveToOuterDisposeScope();
     }
 }
