@@ -54,7 +54,7 @@ public static class CaptionLoss
     /// </summary>
     public static Tensor Blended(LlamaForCausalLM lm, Tensor embeds, Tensor labels, double perExampleShare)
     {
-        if (perExampleShare is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(perExampleShare), perExampleShare, "a share between 0 and 1");
+        EnsurePerExampleShare(perExampleShare);
         if (perExampleShare == 0) return Loss(lm, embeds, labels);
         using var scope = NewDisposeScope();
         var (_, logits, shifted) = Shifted(lm, embeds, labels);
@@ -66,6 +66,12 @@ public static class CaptionLoss
         if (perExampleShare == 1) return perExample.MoveToOuterDisposeScope();
         var perToken = tokens.sum() / counts.sum();
         return (perToken * (1 - perExampleShare) + perExample * perExampleShare).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rejects a per-example share outside [0, 1]; the trainer calls it at start, before any training.</summary>
+    public static void EnsurePerExampleShare(double share)
+    {
+        if (share is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(share), share, "stage2_per_example_share is a share in [0, 1]");
     }
 
     // The head runs on every position and the logits are shifted after, the order the shipped model was trained in:

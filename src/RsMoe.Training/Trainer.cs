@@ -30,8 +30,7 @@ public sealed class Trainer
     public Trainer(TrainingConfig config, Action<string>? log = null)
     {
         TokenDropout.EnsureShare(config.VisualTokenDropout, "visual_token_dropout");
-        if (config.Stage2PerExampleShare is < 0 or > 1)
-            throw new ArgumentOutOfRangeException(nameof(config), config.Stage2PerExampleShare, "stage2_per_example_share is a share in [0, 1]");
+        CaptionLoss.EnsurePerExampleShare(config.Stage2PerExampleShare);
         _config = config;
         _log = log ?? (line => Console.Error.WriteLine(line));
     }
